@@ -1,0 +1,131 @@
+package steps
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/google/renameio/v2"
+)
+
+// State remembers progress between runs. It is a record, not the truth: before
+// resuming, the checks re-read the hosts and win.
+type State struct {
+	Version int                   `json:"version"`
+	Cluster string                `json:"cluster"`
+	Updated time.Time             `json:"updated"`
+	Steps   map[string]*StepState `json:"steps"`
+	Facts   map[string]*Facts     `json:"facts,omitempty"`
+
+	path string
+	mu   sync.Mutex
+}
+
+// StepState is one step's last known outcome.
+type StepState struct {
+	Status      Status               `json:"status"`
+	Time        time.Time            `json:"time"`
+	Fingerprint string               `json:"fingerprint,omitempty"`
+	SkipReason  string               `json:"skip_reason,omitempty"`
+	Hosts       map[string]HostCheck `json:"hosts,omitempty"`
+}
+
+// StatePath is .aginstall/<name>.state.json beside the cluster file.
+func StatePath(c *Cluster) string {
+	return filepath.Join(c.StateDir(), c.Name+".state.json")
+}
+
+// LoadState reads the state file, or starts an empty one.
+func LoadState(c *Cluster) (*State, error) {
+	p := StatePath(c)
+	s := &State{Version: 1, Cluster: c.Name, Steps: map[string]*StepState{}, Facts: map[string]*Facts{}, path: p}
+	data, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(data, s); err != nil {
+		return nil, fmt.Errorf("%s: the state file does not parse (%v); move it away to start over, the checks will find what is already done", p, err)
+	}
+	if s.Steps == nil {
+		s.Steps = map[string]*StepState{}
+	}
+	if s.Facts == nil {
+		s.Facts = map[string]*Facts{}
+	}
+	s.path = p
+	return s, nil
+}
+
+// Exists reports whether a state file was found (to offer a resume).
+func (s *State) Exists() bool {
+	_, err := os.Stat(s.path)
+	return err == nil
+}
+
+// Set records a step's outcome and saves.
+func (s *State) Set(id string, st *StepState) error {
+	s.mu.Lock()
+	s.Steps[id] = st
+	s.mu.Unlock()
+	return s.Save()
+}
+
+// Get returns a step's recorded outcome, or nil.
+func (s *State) Get(id string) *StepState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Steps[id]
+}
+
+// SetFacts records what discovery found on a host.
+func (s *State) SetFacts(host string, f *Facts) {
+	s.mu.Lock()
+	s.Facts[host] = f
+	s.mu.Unlock()
+}
+
+// FactsOf returns the discovered facts of a host, or nil.
+func (s *State) FactsOf(host string) *Facts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Facts[host]
+}
+
+// Save writes the file atomically (temp file, fsync, rename) with mode 0600,
+// so a kill at any moment leaves either the old or the new file.
+func (s *State) Save() error {
+	if s.path == "" {
+		return nil
+	}
+	s.mu.Lock()
+	s.Updated = time.Now().UTC()
+	data, err := json.MarshalIndent(s, "", "  ")
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
+		return err
+	}
+	return renameio.WriteFile(s.path, append(data, '\n'), 0o600)
+}
+
+// Fingerprint hashes a step's inputs; a change marks the step to redo.
+func Fingerprint(v any) string {
+	if v == nil {
+		return ""
+	}
+	data, _ := json.Marshal(v)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
+}
