@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"aginstall/steps"
+)
+
+func cmdReview(ctx context.Context, o *options) error {
+	p := newPrinter(os.Stderr, false)
+	s, err := open(ctx, o, p.sink)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	reports := s.engine.Review(ctx)
+	if o.json {
+		out := struct {
+			Cluster string             `json:"cluster"`
+			Steps   []steps.StepReport `json:"steps"`
+		}{s.cluster.Name, reports}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	for _, r := range reports {
+		for _, c := range r.Checks {
+			line := fmt.Sprintf("%s | %s | %s: %s", c.Host, r.ID, c.Status, c.Reason)
+			if c.Fix != "" && c.Status != steps.Done {
+				line += " — fix: " + c.Fix
+			}
+			fmt.Println(line)
+		}
+		if r.Note != "" {
+			fmt.Printf("- | %s | %s\n", r.ID, r.Note)
+		}
+	}
+	return nil
+}
+
+func cmdPlan(ctx context.Context, o *options) error {
+	p := newPrinter(os.Stderr, false)
+	s, err := open(ctx, o, p.sink)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	records, planErr := s.engine.Plan(ctx)
+	var planned []steps.Record
+	for _, r := range records {
+		if r.Mutating {
+			planned = append(planned, r)
+		}
+	}
+	if o.json {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(planned); err != nil {
+			return err
+		}
+		return planErr
+	}
+	printPlan(planned)
+	if len(planned) == 0 {
+		fmt.Println("- | plan | nothing to do: every step is done")
+	}
+	return planErr
+}
+
+func printPlan(planned []steps.Record) {
+	for _, r := range planned {
+		fmt.Printf("%s | %s | %s: %s\n", r.Host, r.Step, r.Purpose, r.Command)
+		if r.Diff != "" {
+			for _, l := range strings.Split(strings.TrimRight(r.Diff, "\n"), "\n") {
+				fmt.Printf("%s | %s |     %s\n", r.Host, r.Step, l)
+			}
+		}
+	}
+}
+
+func cmdApply(ctx context.Context, o *options) error {
+	p := newPrinter(os.Stdout, true)
+	s, err := open(ctx, o, p.sink)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	lock, err := acquireLock(s.cluster, o.breakLock)
+	if err != nil {
+		return err
+	}
+	defer lock.release()
+	if !o.yes {
+		if !isTerminal() {
+			return fmt.Errorf("%w: apply changes the hosts; run `aginstall plan` to see what it would do, then `aginstall apply --yes`", errBadInput)
+		}
+		if !askYes(fmt.Sprintf("Apply every pending step to the %d hosts of %s?", len(s.cluster.Hosts), s.cluster.Name)) {
+			return fmt.Errorf("nothing applied")
+		}
+	}
+	s.env.Runner.Log.Note("apply started by aginstall %s", version)
+	if err := s.engine.Apply(ctx); err != nil {
+		return fmt.Errorf("%w\nthe full log is %s", err, s.env.Runner.Log.Path)
+	}
+	fmt.Printf("- | apply | every step is done; the log is %s\n", s.env.Runner.Log.Path)
+	return nil
+}
