@@ -1,0 +1,117 @@
+# Services on the root host, bound to the bridge address only:
+#   http://10.213.0.1:8080/  apt repository (apt/) and git repositories (git/)
+#   http://10.213.0.1:5000/  registry: the hosts' Docker registry mirror
+# Both are started by up, their PIDs recorded in $OUT/pids/.
+
+start_http() {
+  mkdir -p "$OUT/pids" "$CACHE/www"
+  ( cd "$CACHE/www" && exec setsid /usr/bin/python3 -m http.server --bind "$BRIDGE_IP" "$HTTP_PORT" \
+      </dev/null >"$OUT/http.log" 2>&1 9>&- ) &
+  echo $! >"$OUT/pids/http.pid"
+  wait_for 15 bash -c "exec 3<>/dev/tcp/$BRIDGE_IP/$HTTP_PORT" ||
+    die "http server did not answer on $BRIDGE_IP:$HTTP_PORT within 15 s, see $OUT/http.log"
+}
+
+# Debian's docker-registry binary, taken from the cached image rootfs (so
+# nothing is installed on, or started as a service of, the root host).
+start_registry() {
+  local img; img=$(build_rootfs image "$IMAGE_PACKAGES")
+  mkdir -p "$CACHE/registry" "$OUT/pids"
+  cat >"$OUT/registry.yml" <<YML
+version: 0.1
+log: {level: warn}
+storage:
+  filesystem: {rootdirectory: $CACHE/registry}
+  delete: {enabled: true}
+http: {addr: "$BRIDGE_IP:$REGISTRY_PORT"}
+YML
+  setsid "$img/usr/bin/docker-registry" serve "$OUT/registry.yml" </dev/null >"$OUT/registry.log" 2>&1 9>&- &
+  echo $! >"$OUT/pids/registry.pid"
+  wait_for 15 curl_ok "http://$BRIDGE_IP:$REGISTRY_PORT/v2/" ||
+    die "registry did not answer on $BRIDGE_IP:$REGISTRY_PORT within 15 s, see $OUT/registry.log"
+}
+
+curl_ok() { python3 -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1"; }
+
+# Push the lab images unless this exact set is already in the registry.
+# Docker Hub names resolve through the hosts' registry mirror:
+#   aglab/base:bookworm   base of the stand-in Dockerfiles (python3, Django)
+#   registry:2            Debian's docker-registry, official image's CLI/paths
+#   postgres:15, postgres:9.5, redis:latest   TCP stand-ins (aglab-listen)
+push_images() {
+  ensure_crane
+  build_image_layers
+  local r=$BRIDGE_IP:$REGISTRY_PORT marker=$CACHE/registry/.pushed-$IMAGE_SET_KEY
+  if [[ -f $marker ]] && "$CRANE" manifest --insecure "$r/library/redis:latest" >/dev/null 2>&1; then
+    return 0
+  fi
+  log "pushing lab images to $r"
+  local path=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+  {
+    "$CRANE" append --insecure -f "$IMAGE_LAYER1" -f "$IMAGE_LAYER2" -t "$r/aglab/base:bookworm.tmp"
+    "$CRANE" mutate --insecure "$r/aglab/base:bookworm.tmp" --set-platform linux/amd64 \
+      -e "$path" -e LANG=C.UTF-8 --cmd /bin/bash -t "$r/aglab/base:bookworm"
+    "$CRANE" mutate --insecure "$r/aglab/base:bookworm" --entrypoint /usr/local/bin/registry-entrypoint \
+      --cmd serve,/etc/docker/registry/config.yml --exposed-ports 5000 -t "$r/library/registry:2"
+    local v
+    for v in 15 9.5; do
+      "$CRANE" mutate --insecure "$r/aglab/base:bookworm" --entrypoint aglab-listen \
+        --cmd postgres,5432 --exposed-ports 5432 -t "$r/library/postgres:$v"
+    done
+    "$CRANE" mutate --insecure "$r/aglab/base:bookworm" --entrypoint aglab-listen \
+      --cmd redis,6379 --exposed-ports 6379 -t "$r/library/redis:latest"
+  } >"$OUT/push.log" 2>&1 || die "pushing images failed, see $OUT/push.log"
+  touch "$marker"
+}
+
+# The stand-in autograder-full-stack, as three git repositories served over
+# dumb HTTP. master = first commit; tag v2 = second commit (standin/v2/ laid
+# over it) for upgrade tests. Fixed dates and authors: the same content gives
+# the same commit ids on every machine.
+build_git_repos() {
+  local src=$LAB_DIR/standin git=$CACHE/www/git work=$OUT/gitwork
+  rm -rf "$git" "$work"; mkdir -p "$git" "$work"
+  export GIT_AUTHOR_NAME="aglab" GIT_AUTHOR_EMAIL="lab@aglab.test" \
+    GIT_COMMITTER_NAME="aglab" GIT_COMMITTER_EMAIL="lab@aglab.test" \
+    GIT_AUTHOR_DATE="2024-08-26T12:00:00Z" GIT_COMMITTER_DATE="2024-08-26T12:00:00Z"
+  local sub
+  for sub in autograder-server ag-website-vue; do
+    git_init_commit "$work/$sub" "$src/$sub" "Stand-in $sub"
+    GIT_AUTHOR_DATE="2024-09-02T12:00:00Z" GIT_COMMITTER_DATE="2024-09-02T12:00:00Z" \
+      git_next_commit "$work/$sub" "$src/v2/$sub" "Stand-in $sub v2"
+  done
+  local fs=$work/autograder-full-stack
+  git_init_commit "$fs" "$src/autograder-full-stack" "Stand-in autograder-full-stack"
+  ( cd "$fs"
+    printf '[submodule "autograder-server"]\n\tpath = autograder-server\n\turl = ../autograder-server.git\n[submodule "ag-website-vue"]\n\tpath = ag-website-vue\n\turl = ../ag-website-vue.git\n' >.gitmodules
+    for sub in autograder-server ag-website-vue; do
+      git update-index --add --cacheinfo "160000,$(git -C "$work/$sub" rev-parse master),$sub"
+    done
+    git add .gitmodules && git commit -q -m "Add submodules"
+    git checkout -q -b v2work
+    cp -a "$src/v2/autograder-full-stack/." .
+    for sub in autograder-server ag-website-vue; do
+      git update-index --cacheinfo "160000,$(git -C "$work/$sub" rev-parse v2),$sub"
+    done
+    git add -A && GIT_AUTHOR_DATE="2024-09-02T12:00:00Z" GIT_COMMITTER_DATE="2024-09-02T12:00:00Z" \
+      git commit -q -m "Stand-in v2: submodule updates" && git tag v2 && git checkout -q master )
+  for sub in autograder-server ag-website-vue autograder-full-stack; do
+    git clone -q --bare "$work/$sub" "$git/$sub.git"
+    git -C "$git/$sub.git" update-server-info
+  done
+  rm -rf "$work"
+}
+
+git_init_commit() {
+  local dir=$1 from=$2 msg=$3
+  mkdir -p "$dir"; cp -a "$from/." "$dir/"
+  git -C "$dir" init -q -b master
+  git -C "$dir" add -A && git -C "$dir" commit -q -m "$msg"
+}
+
+git_next_commit() {
+  local dir=$1 from=$2 msg=$3
+  cp -a "$from/." "$dir/"
+  git -C "$dir" add -A && git -C "$dir" commit -q -m "$msg" && git -C "$dir" tag v2
+  git -C "$dir" reset -q --hard HEAD~1   # master stays at the first commit
+}

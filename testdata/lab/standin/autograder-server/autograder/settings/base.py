@@ -1,0 +1,55 @@
+"""Lab stand-in settings for autograder-server.
+
+Like upstream, the settings refuse to start without the secret key written by
+generate_secrets.py. The database is SQLite (no real Postgres in the lab); it
+lives in MEDIA_ROOT, which the compose file bind-mounts from the shared source
+folder, so it survives task restarts and is visible from every node.
+"""
+import json
+import os
+
+BASE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SETTINGS_DIR = os.path.dirname(os.path.abspath(__file__))
+SECRETS_DIR = os.path.join(SETTINGS_DIR, 'secrets')
+
+_secret_key_file = os.path.join(SECRETS_DIR, 'secret_key')
+if not os.path.isfile(_secret_key_file):
+    raise RuntimeError(
+        'Missing %s: run "python3 generate_secrets.py" in autograder-server first'
+        % _secret_key_file)
+with open(_secret_key_file) as f:
+    SECRET_KEY = f.read().strip()
+
+DEBUG = os.environ.get('AG_DEBUG', 'false') == 'true'
+ALLOWED_HOSTS = [h for h in os.environ.get('ALLOWED_HOSTS', '*').split(',') if h] + [
+    'localhost', '127.0.0.1', 'django']
+SITE_DOMAIN = os.environ.get('SITE_DOMAIN', '')
+
+OAUTH2_SECRETS_FILENAME = os.environ.get('OAUTH2_SECRETS_FILENAME', 'oauth2_secrets.json')
+OAUTH2_PROVIDER = os.environ.get('OAUTH2_PROVIDER', 'google')
+OAUTH2_SECRETS_PATH = os.path.join(SETTINGS_DIR, OAUTH2_SECRETS_FILENAME)
+OAUTH2_SECRETS = None
+if os.path.isfile(OAUTH2_SECRETS_PATH):
+    with open(OAUTH2_SECRETS_PATH) as f:
+        OAUTH2_SECRETS = json.load(f)
+
+MEDIA_ROOT = os.environ.get('MEDIA_ROOT', os.path.join(BASE_DIR, 'media_root'))
+
+INSTALLED_APPS = [
+    'django.contrib.auth',
+    'django.contrib.contenttypes',
+    'autograder.core',
+]
+MIDDLEWARE = []
+ROOT_URLCONF = 'autograder.urls'
+WSGI_APPLICATION = 'autograder.wsgi.application'
+
+DATABASES = {
+    'default': {
+        'ENGINE': 'django.db.backends.sqlite3',
+        'NAME': os.environ.get('AG_SQLITE_PATH', os.path.join(MEDIA_ROOT, 'aglab-db.sqlite3')),
+    }
+}
+DEFAULT_AUTO_FIELD = 'django.db.models.AutoField'
+USE_TZ = True
+TIME_ZONE = 'UTC'
