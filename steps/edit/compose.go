@@ -30,7 +30,7 @@ func composeText(src []byte, s Settings) (*text, error) {
 			return nil, err
 		}
 	}
-	d, err := parseYAML(ComposeFile, t.bytes())
+	d, err := parseYAML(ComposeFile, t.lf())
 	if err != nil {
 		if len(t.edits) > 0 {
 			err = fmt.Errorf("after uncommenting the tiny services: %w", err)
@@ -42,7 +42,7 @@ func composeText(src []byte, s Settings) (*text, error) {
 	}
 	if s.GunicornWorkers > 0 {
 		if err := setCommandNumber(t, d, "django", gunicornRe, s.GunicornWorkers, "gunicorn workers",
-			`"gunicorn --workers="`, `a one-line "command: gunicorn ... --workers=N" (or --workers N, -w N)`); err != nil {
+			`"gunicorn --workers="`, `a one-line "command: gunicorn ... --workers=N" in services.django; --workers N and -w N also work`); err != nil {
 			return nil, err
 		}
 	}
@@ -55,7 +55,7 @@ func composeText(src []byte, s Settings) (*text, error) {
 			return nil, fmt.Errorf("%s: service %q is commented out: set UncommentTiny to enable it before setting its -c", ComposeFile, name)
 		}
 		if err := setCommandNumber(t, d, name, celeryRe, n, "celery -c "+name,
-			`"-c N"`, `a one-line "command: ... celery ... -c N" (or --concurrency=N), once`); err != nil {
+			`"-c N"`, `a one-line "command: ... celery ... -c N" in services.`+name+`; --concurrency=N also works`); err != nil {
 			return nil, err
 		}
 	}
@@ -74,7 +74,7 @@ func composeText(src []byte, s Settings) (*text, error) {
 			return nil, err
 		}
 	}
-	if err := checkCompose(t.bytes(), s); err != nil {
+	if err := checkCompose(splitText(ComposeFile, t.bytes()).lf(), s); err != nil {
 		return nil, err
 	}
 	return t, nil

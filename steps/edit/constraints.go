@@ -17,7 +17,7 @@ var constraintRe = regexp.MustCompile(`^\s*node\.labels\.([A-Za-z0-9_.-]+)\s*==\
 // maps to an empty list. Other constraints (node.role, != ...) are ignored.
 // The file is read through the AST, so duplicate keys (2022) are fine.
 func ComposeConstraints(src []byte) (map[string][]string, error) {
-	d, err := parseYAML(ComposeFile, src)
+	d, err := parseYAML(ComposeFile, splitText(ComposeFile, src).lf())
 	if err != nil {
 		return nil, err
 	}

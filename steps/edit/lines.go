@@ -62,6 +62,20 @@ func (t *text) join(lines []line) []byte {
 	return []byte(b.String())
 }
 
+// lf is the text with every line ending written as "\n". The YAML parser
+// is given this form: goccy/go-yaml counts a CRLF after a comment as two
+// lines, which would put every later token on the wrong line.
+func (t *text) lf() []byte {
+	var b strings.Builder
+	for _, l := range t.lines {
+		b.WriteString(l.s)
+		if l.eol != "" {
+			b.WriteByte('\n')
+		}
+	}
+	return []byte(b.String())
+}
+
 // eol is the file's dominant line ending (for a multi-line replacement of a
 // last line that has none).
 func (t *text) eol() string {

@@ -22,8 +22,11 @@ func parseYAML(file string, src []byte) (*yamlDoc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: does not parse as YAML: %v", file, err)
 	}
-	if len(f.Docs) != 1 || f.Docs[0].Body == nil {
-		return nil, fmt.Errorf("%s: expected one YAML document, found %d", file, len(f.Docs))
+	if len(f.Docs) == 0 || f.Docs[0].Body == nil {
+		return nil, fmt.Errorf("%s: empty: no YAML document", file)
+	}
+	if len(f.Docs) > 1 {
+		return nil, fmt.Errorf("%s: %d YAML documents; a compose file has one", file, len(f.Docs))
 	}
 	d := &yamlDoc{anchors: map[string]ast.Node{}}
 	ast.Walk(anchorCollector(d.anchors), f.Docs[0].Body)
