@@ -1,0 +1,3 @@
+package remote
+
+type dockerMode int

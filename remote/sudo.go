@@ -1,0 +1,161 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+type sudoMode int
+
+const (
+	sudoUnknown  sudoMode = iota
+	sudoRoot              // logged in as root: nothing to do
+	sudoNoPasswd          // sudo -n works
+	sudoPassword          // sudo -S with the cached password
+)
+
+// sudoCache holds the one sudo password of a run, in memory only.
+type sudoCache struct {
+	mu    sync.Mutex
+	asked bool
+	pw    []byte
+	err   error
+}
+
+func (s *sudoCache) password(ask func(string) ([]byte, error), host string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.asked {
+		return s.pw, s.err
+	}
+	if ask == nil {
+		return nil, errors.New("sudo needs a password and no password prompt is available")
+	}
+	pw, err := ask(host)
+	if err != nil {
+		return nil, err // not cached: the operator may have cancelled the prompt
+	}
+	s.asked, s.pw = true, bytes.TrimRight(pw, "\r\n")
+	return s.pw, nil
+}
+
+func (s *sudoCache) forget() {
+	s.mu.Lock()
+	clear(s.pw)
+	s.pw, s.asked = nil, false
+	s.mu.Unlock()
+}
+
+// IsRoot reports whether the SSH user is root (uid 0).
+func (c *Conn) IsRoot(ctx context.Context) (bool, error) {
+	res, err := c.run(ctx, "id -u", "id -u", nil, false, nil)
+	if err != nil {
+		return false, err
+	}
+	return strings.TrimSpace(string(res.Stdout)) == "0", nil
+}
+
+// sudoWrap turns cmd into the line and stdin to run. The password is only
+// ever written to sudo's stdin; -k makes sudo read it every time, so it can
+// never reach the command instead.
+func (c *Conn) sudoWrap(ctx context.Context, cmd Command) (line string, stdin []byte, asRoot bool, err error) {
+	if !cmd.Sudo {
+		return cmd.Line, cmd.Stdin, false, nil
+	}
+	mode, err := c.sudo(ctx)
+	if err != nil {
+		return "", nil, false, err
+	}
+	switch mode {
+	case sudoRoot:
+		return cmd.Line, cmd.Stdin, true, nil
+	case sudoNoPasswd:
+		return "sudo -n -- sh -c " + Quote(cmd.Line), cmd.Stdin, true, nil
+	}
+	pw, err := c.pool.sudo.password(c.pool.opt.SudoPassword, c.target.Name)
+	if err != nil {
+		return "", nil, false, err
+	}
+	in := make([]byte, 0, len(pw)+1+len(cmd.Stdin))
+	in = append(append(append(in, pw...), '\n'), cmd.Stdin...)
+	return "sudo -k -S -p '' -- sh -c " + Quote(cmd.Line), in, true, nil
+}
+
+// sudo finds out once per host how to become root. Definite answers (no
+// sudo, wrong password) are cached so a wrong password is never retried
+// (which could lock the account).
+func (c *Conn) sudo(ctx context.Context) (sudoMode, error) {
+	c.sudoMu.Lock()
+	defer c.sudoMu.Unlock()
+	if c.sudoMode != sudoUnknown || c.sudoErr != nil {
+		return c.sudoMode, c.sudoErr
+	}
+	root, err := c.IsRoot(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if root {
+		c.sudoMode = sudoRoot
+		return c.sudoMode, nil
+	}
+	user := c.ep.user
+	res, err := c.run(ctx, "sudo -n true", "sudo -n true", nil, false, nil)
+	var xe *ExitError
+	switch {
+	case err == nil:
+		c.sudoMode = sudoNoPasswd
+		return c.sudoMode, nil
+	case !errors.As(err, &xe):
+		return 0, err
+	case xe.Code == 127:
+		c.sudoErr = fmt.Errorf("%s: %w: sudo is not installed and %q is not root; install sudo or connect as root", c.label, ErrNoSudo, user)
+		return 0, c.sudoErr
+	case noSudoers(res.Stderr):
+		c.sudoErr = c.noSudoErr(user, res.Stderr)
+		return 0, c.sudoErr
+	case !bytes.Contains(res.Stderr, []byte("password is required")):
+		return 0, fmt.Errorf("%s: checking sudo (sudo -n true): %w", c.label, err)
+	}
+	pw, err := c.pool.sudo.password(c.pool.opt.SudoPassword, c.target.Name)
+	if err != nil {
+		return 0, fmt.Errorf("%s: sudo needs %q's password: %w; answer the prompt, or allow passwordless sudo, or connect as root", c.label, user, err)
+	}
+	// stdin holds the password line and then EOF, so a wrong password ends
+	// sudo at once instead of waiting for another attempt.
+	res, err = c.run(ctx, "sudo -S true", "sudo -k -S -p '' -- true", append(append([]byte(nil), pw...), '\n'), false, nil)
+	switch {
+	case err == nil:
+		c.sudoMode = sudoPassword
+		return c.sudoMode, nil
+	case !errors.As(err, &xe):
+		return 0, err
+	case noSudoers(res.Stderr):
+		c.sudoErr = c.noSudoErr(user, res.Stderr)
+	case bytes.Contains(res.Stderr, []byte("incorrect password")) || bytes.Contains(res.Stderr, []byte("try again")) ||
+		bytes.Contains(res.Stderr, []byte("no password was provided")):
+		c.sudoErr = fmt.Errorf("%s: %w for user %q. The same password is used for every host in a run: check it is %q's password on this host, then run aginstall again",
+			c.label, ErrSudoPasswordWrong, user, user)
+	default:
+		return 0, fmt.Errorf("%s: checking the sudo password: %w", c.label, err)
+	}
+	return 0, c.sudoErr
+}
+
+func noSudoers(stderr []byte) bool {
+	return bytes.Contains(stderr, []byte("not in the sudoers")) || bytes.Contains(stderr, []byte("may not run sudo")) ||
+		bytes.Contains(stderr, []byte("is not allowed to"))
+}
+
+func (c *Conn) noSudoErr(user string, stderr []byte) error {
+	return fmt.Errorf("%s: %w: %q may not use sudo (%s). Add the user to the sudo group (usermod -aG sudo %s), or connect as root",
+		c.label, ErrNoSudo, user, strings.TrimSpace(lastLine(stderr)), user)
+}
+
+func lastLine(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
+}
