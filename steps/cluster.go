@@ -383,11 +383,7 @@ func PinHostKey(data []byte, host, fingerprint string) ([]byte, error) {
 		if !strings.HasSuffix(old, "\n") {
 			end = ""
 		}
-		comment := ""
-		if k := strings.Index(old[col:], " #"); k >= 0 && !strings.Contains(old[col:col+k], `"`) {
-			comment = old[col+k:]
-			comment = strings.TrimSuffix(comment, "\n")
-		}
+		comment := strings.TrimSuffix(afterScalar(old[col:]), "\n")
 		lines[ln] = []byte(old[:col] + " " + value + comment + end)
 		return bytes.Join(lines, nil), nil
 	}
@@ -407,6 +403,31 @@ func PinHostKey(data []byte, host, fingerprint string) ([]byte, error) {
 	out = append(out, ins)
 	out = append(out, lines[ln+1:]...)
 	return bytes.Join(out, nil), nil
+}
+
+// afterScalar returns what follows the first scalar in s (spacing and a
+// comment), so a replaced value keeps the operator's comment.
+func afterScalar(s string) string {
+	t := strings.TrimLeft(s, " ")
+	if t == "" {
+		return ""
+	}
+	if q := t[0]; q == '"' || q == '\'' {
+		for i := 1; i < len(t); i++ {
+			if t[i] == '\\' && q == '"' {
+				i++
+				continue
+			}
+			if t[i] == q {
+				return t[i+1:]
+			}
+		}
+		return ""
+	}
+	if i := strings.Index(t, " #"); i >= 0 {
+		return t[i:]
+	}
+	return ""
 }
 
 func findNode(file *ast.File, path string) ast.Node {

@@ -1,0 +1,46 @@
+//go:build lab
+
+package steps
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"aginstall/internal/labtest"
+	"aginstall/remote"
+)
+
+// labEnv connects to the lab's hosts through the real remote package, with the
+// cluster file the lab wrote copied into a temp dir (so state and logs stay there).
+func labEnv(t *testing.T) (*Env, *labtest.Lab) {
+	t.Helper()
+	lab := labtest.Load(t)
+	data, err := os.ReadFile(lab.ClusterFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "aginstall.yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseCluster(path, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := remote.NewPool(Targets(c), remote.Options{SSHConfigFile: "none", KnownHostsFile: filepath.Join(t.TempDir(), "known_hosts")})
+	t.Cleanup(func() { pool.Close() })
+	env, err := NewEnv(c, pool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Runner.Log.Close() })
+	return env, lab
+}
+
+func labCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return ctx
+}
