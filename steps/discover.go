@@ -1,0 +1,283 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"aginstall/assets"
+	"aginstall/remote"
+)
+
+// discoverStep gathers every host's facts in one read-only round trip per host
+// and runs the preflight over them. Nothing on a host changes.
+type discoverStep struct{}
+
+func init() { register(OrderDiscover, discoverStep{}) }
+
+func (discoverStep) ID() string                { return "discover" }
+func (discoverStep) Title() string             { return "Discover hosts and preflight" }
+func (discoverStep) Hosts(c *Cluster) []string { return AllHosts(c) }
+
+// hostStepsGathered remembers, per run (keyed by the run's *State), the
+// findings of the last discovery, so Check knows facts are fresh.
+var hostStepsGathered sync.Map
+
+// Check gathers the facts if this run has not yet (gathering is read-only),
+// then reports each host's blocking findings.
+func (s discoverStep) Check(ctx context.Context, env *Env) []HostCheck {
+	v, ok := hostStepsGathered.Load(env.State)
+	var errs HostErrors
+	if !ok {
+		_, err := Discover(ctx, env)
+		errors.As(err, &errs)
+		v, _ = hostStepsGathered.Load(env.State)
+	}
+	findings, _ := v.([]Finding)
+	var out []HostCheck
+	for _, h := range env.Cluster.HostNames() {
+		if e := hostStepsHostErr(errs, h); e != nil {
+			out = append(out, HostCheck{Host: h, Status: Unknown, Reason: e.Error(), Fix: "make the host reachable over SSH, then run again"})
+			continue
+		}
+		f := env.State.FactsOf(h)
+		if f == nil {
+			out = append(out, HostCheck{Host: h, Status: Unknown, Reason: "no facts gathered"})
+			continue
+		}
+		hc := HostCheck{Host: h, Status: Done, Reason: hostStepsSummary(f)}
+		var warn int
+		for _, fd := range findings {
+			if fd.Host != h {
+				continue
+			}
+			if fd.Severity == Blocker && hc.Status == Done {
+				hc = HostCheck{Host: h, Status: Todo, Reason: "blocked: " + fd.Message, Fix: fd.Fix}
+			} else if fd.Severity == Warning {
+				warn++
+			}
+		}
+		if hc.Status == Done && warn > 0 {
+			hc.Reason += fmt.Sprintf(" (%d warning(s))", warn)
+		}
+		out = append(out, hc)
+	}
+	return out
+}
+
+// Apply gathers afresh (read-only) and refuses to go on over blocking findings.
+func (s discoverStep) Apply(ctx context.Context, env *Env) error {
+	findings, err := Discover(ctx, env)
+	if err != nil {
+		return err
+	}
+	if Blocking(findings) {
+		return &PreflightError{Findings: findings}
+	}
+	return nil
+}
+
+// PreflightError lists every finding when one of them blocks the install.
+type PreflightError struct{ Findings []Finding }
+
+func (e *PreflightError) Error() string {
+	var b strings.Builder
+	b.WriteString("preflight found problems to fix before installing:")
+	for _, sev := range []Severity{Blocker, Warning} {
+		for _, f := range e.Findings {
+			if f.Severity == sev {
+				fmt.Fprintf(&b, "\n  %s %s [%s]: %s\n    fix: %s", f.Host, f.Severity, f.Code, f.Message, f.Fix)
+			}
+		}
+	}
+	return b.String()
+}
+
+// Blocking reports whether any finding is an error.
+func Blocking(fs []Finding) bool {
+	for _, f := range fs {
+		if f.Severity == Blocker {
+			return true
+		}
+	}
+	return false
+}
+
+// Discover gathers every host's facts in parallel (one command per host),
+// stores them in env.State with each host's findings, and returns all findings.
+// Unreachable hosts come back as HostErrors; the others are still stored.
+func Discover(ctx context.Context, env *Env) ([]Finding, error) {
+	c := env.Cluster
+	var mu sync.Mutex
+	facts := map[string]*Facts{}
+	offsets := map[string]float64{}
+	err := env.Each(ctx, "discover", c.HostNames(), func(ctx context.Context, h *HostRunner) error {
+		f, off, err := hostStepsGather(ctx, c, h)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		facts[h.Host], offsets[h.Host] = f, off
+		mu.Unlock()
+		return nil
+	})
+	// Clock offsets are measured against this machine; report them against the manager.
+	base, haveBase := offsets[c.Manager]
+	for h, f := range facts {
+		if haveBase {
+			f.ClockOffset = math.Round((offsets[h]-base)*1000) / 1000
+		}
+	}
+	findings := Preflight(c, facts)
+	for h, f := range facts {
+		f.Findings = nil
+		for _, fd := range findings {
+			if fd.Host == h {
+				f.Findings = append(f.Findings, fd)
+			}
+		}
+		env.State.SetFacts(h, f)
+	}
+	hostStepsGathered.Store(env.State, findings)
+	return findings, err
+}
+
+// hostStepsGather runs the discovery script on one host and returns its facts
+// and its clock offset against this machine (NTP-style: the script's own run
+// time is taken out of the round trip, half the rest is the one-way delay).
+func hostStepsGather(ctx context.Context, c *Cluster, h *HostRunner) (*Facts, float64, error) {
+	peer := c.Swarm.AdvertiseAddress
+	if m, ok := c.Host(c.Manager); ok && peer == "" {
+		peer = m.Address
+	}
+	if h.Host == c.Manager {
+		if w := c.Workers(); len(w) > 0 {
+			wh, _ := c.Host(w[0])
+			peer = wh.Address
+		}
+	}
+	line := "env " + remote.Quote("AG_PEER="+peer, "AG_SRC="+c.Source.Path) + " sh -s"
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	res, err := h.Query(ctx, "gather facts (read-only)", remote.Command{Line: line, Stdin: []byte(assets.DiscoverScript)})
+	t1 := time.Now()
+	if err != nil {
+		return nil, 0, err
+	}
+	f, start, end := hostStepsParseFacts(string(res.Stdout))
+	off := 0.0
+	if start > 0 && end >= start {
+		delay := (t1.Sub(t0).Seconds() - (end - start)) / 2
+		off = start - (float64(t0.UnixNano())/1e9 + delay)
+	}
+	return f, off, nil
+}
+
+// hostStepsParseFacts reads the script's key=value lines. It returns the
+// host's clock at the script's start and end (Unix seconds).
+func hostStepsParseFacts(out string) (f *Facts, start, end float64) {
+	f = &Facts{}
+	kb := func(v string) int { n, _ := strconv.Atoi(v); return n / 1024 }
+	uname := ""
+	for _, line := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "time_start":
+			start, _ = strconv.ParseFloat(v, 64)
+		case "time_end":
+			end, _ = strconv.ParseFloat(v, 64)
+		case "uname_s":
+			uname = v
+		case "hostname":
+			f.Hostname = v
+		case "kernel":
+			f.Kernel = v
+		case "arch":
+			f.Arch = v
+		case "os_id":
+			f.OSID = v
+		case "os_version":
+			f.OSVersion = v
+		case "os_name":
+			f.OSName = v
+		case "cpus":
+			f.CPUs, _ = strconv.Atoi(v)
+		case "mem_kb":
+			f.MemoryMB = kb(v)
+		case "disk_free_kb":
+			f.DiskFreeMB = kb(v)
+		case "source_free_kb":
+			f.SourceFreeMB = kb(v)
+		case "uid":
+			f.IsRoot = v == "0"
+		case "sudo":
+			f.Sudo = v
+		case "docker_access":
+			f.DockerAccess = v
+		case "docker_info":
+			p := strings.Split(v, "|")
+			for len(p) < 5 {
+				p = append(p, "")
+			}
+			f.Docker, f.Swarm, f.NodeID, f.IsManager, f.SwarmID = p[0], p[1], p[2], p[3] == "true", p[4]
+		case "dockerd":
+			if f.Docker == "" {
+				f.Docker = v
+			}
+		case "nofile":
+			f.NofileLines = append(f.NofileLines, v)
+		case "pkg":
+			name, st, _ := strings.Cut(v, " ")
+			installed := strings.HasPrefix(st, "ii")
+			f.NFSClient = f.NFSClient || (name == "nfs-common" && installed)
+			f.NFSServer = f.NFSServer || (name == "nfs-kernel-server" && installed)
+		case "nfs_kernel":
+			f.NFSKernel = v == "1"
+		case "ipvs":
+			f.IPVS = v == "1"
+		case "addr":
+			f.Addresses = append(f.Addresses, v)
+		case "reach":
+			f.ReachableAt = v
+		case "listen":
+			f.Ports8043 = append(f.Ports8043, strings.TrimSpace(v))
+		}
+	}
+	if f.DockerAccess == "" {
+		f.DockerAccess = "none"
+	}
+	if uname != "" && uname != "Linux" {
+		f.OSID, f.OSVersion, f.OSName = "", "", uname
+	}
+	return f, start, end
+}
+
+func hostStepsSummary(f *Facts) string {
+	name := f.OSName
+	if name == "" {
+		name = strings.TrimSpace(f.OSID + " " + f.OSVersion)
+	}
+	s := fmt.Sprintf("%s, %d CPUs, %.1f GB RAM, %.0f GB free", name, f.CPUs, float64(f.MemoryMB)/1024, float64(f.DiskFreeMB)/1024)
+	if f.Docker != "" {
+		s += ", Docker " + f.Docker
+	}
+	return s
+}
+
+func hostStepsHostErr(errs HostErrors, host string) error {
+	for _, e := range errs {
+		if e.Host == host {
+			return e.Err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,239 @@
+package steps
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// hostStepsNeed is what one label asks of the host that carries it. The guide
+// only says that database and webserver hosts want "a healthy amount of RAM",
+// that graders can be small, and that disk matters most for the database and
+// the shared source folder; these figures are this installer's reading of
+// that for a course-sized site. Too little is a warning, not a refusal: a
+// small test site is legitimate.
+type hostStepsNeed struct {
+	label  string
+	memGB  float64
+	diskGB float64 // free on /
+}
+
+var hostStepsNeeds = []hostStepsNeed{
+	{"database", 4, 20},
+	{"webserver", 4, 0},
+	{"django_app", 4, 0},
+	{"grader", 2, 0},
+	{"fast_grader", 2, 0},
+	{"deferred_grader", 2, 0},
+	{"rerun_grader", 2, 0},
+	{"tiny_grader", 2, 0},
+	{"tiny_fast_grader", 2, 0},
+	{"tiny_deferred_grader", 2, 0},
+	{"tiny_rerun_grader", 2, 0},
+}
+
+const (
+	// hostStepsSourceGB is the free space the manager wants under the source
+	// path: the checkout, built images' context and media_root (submissions).
+	hostStepsSourceGB = 10
+	// hostStepsMaxSkew is the clock skew swarm's TLS and raft put up with here.
+	hostStepsMaxSkew = 2.0
+)
+
+// hostStepsSlack accepts what a machine sold as N GB reports (MemTotal leaves
+// out the kernel's reserve, df the filesystem's).
+const hostStepsSlack = 0.9
+
+// Preflight turns the hosts' facts into findings, in the cluster file's host
+// order. Hosts without facts (unreachable) are left out: discovery reports them.
+func Preflight(c *Cluster, facts map[string]*Facts) []Finding {
+	var out []Finding
+	add := func(host string, sev Severity, code, msg, fix string) {
+		out = append(out, Finding{Host: host, Severity: sev, Code: code, Message: msg, Fix: fix})
+	}
+	byHostname := map[string][]string{}
+	for _, h := range c.Hosts {
+		f := facts[h.Name]
+		if f == nil {
+			continue
+		}
+		byHostname[f.Hostname] = append(byHostname[f.Hostname], h.Name)
+		if sev, msg := hostStepsOSVerdict(f); sev != "" {
+			add(h.Name, sev, "os", msg, "use Ubuntu 20.04 or newer or Debian 11 or newer")
+		}
+		if f.Sudo == "none" && !f.IsRoot {
+			add(h.Name, Blocker, "sudo", "the SSH user is not root and cannot use sudo",
+				"add the user to the sudo group (usermod -aG sudo USER) or connect as root")
+		}
+		if skew := f.ClockOffset; skew > hostStepsMaxSkew || skew < -hostStepsMaxSkew {
+			add(h.Name, Blocker, "clock", fmt.Sprintf("the clock is %+.1f s off the manager's (more than %.0f s): swarm certificates and raft need agreeing clocks", skew, hostStepsMaxSkew),
+				"enable time sync on every host (timedatectl set-ntp true, or chrony)")
+		}
+		if !f.IPVS {
+			if c.Swarm.PublishMode == "ingress" {
+				add(h.Name, Blocker, "ipvs", "the kernel has no IPVS (ip_vs): the routing mesh will not work",
+					"set swarm.publish_mode: host in the cluster file, or use a kernel with the ip_vs module")
+			} else {
+				add(h.Name, Warning, "ipvs", "the kernel has no IPVS (ip_vs): the swarm routing mesh cannot work here; fine with swarm.publish_mode: host",
+					"nothing to do while swarm.publish_mode is host")
+			}
+		}
+		if c.NFS.Mode == "export" && !f.NFSKernel {
+			add(h.Name, Blocker, "nfs", fmt.Sprintf("%s: this kernel has no NFS support, so it cannot share or mount the source folder over NFS", h.Name),
+				"set nfs.mode: skip and provide the source folder on every host yourself (shared storage handled elsewhere), or use a kernel with NFS")
+		}
+		if hostStepsHas(h.Labels, "webserver") {
+			if taken := hostStepsForeignListeners(f.Ports8043); len(taken) > 0 {
+				add(h.Name, Blocker, "ports", "ports 80/443 are already taken on the webserver host: "+strings.Join(taken, ", "),
+					"stop the program listening there (e.g. systemctl disable --now apache2 nginx), or put the webserver label on another host")
+			}
+		}
+		for _, fd := range hostStepsSizeFindings(c, h, f) {
+			out = append(out, fd)
+		}
+		if c.Docker.Install == "skip" {
+			if f.Docker == "" {
+				add(h.Name, Blocker, "docker", "docker.install is skip but no Docker engine is installed",
+					"install Docker 20.10 or newer yourself, or set docker.install: distro or official")
+			} else if !hostStepsVersionAtLeast(f.Docker, 20, 10) {
+				add(h.Name, Blocker, "docker", fmt.Sprintf("Docker %s is older than 20.10 and docker.install is skip", f.Docker),
+					"upgrade Docker yourself, or set docker.install: official")
+			}
+		}
+	}
+	names := sortedKeys(byHostname)
+	for _, hn := range names {
+		hosts := byHostname[hn]
+		if len(hosts) < 2 {
+			continue
+		}
+		for _, h := range hosts {
+			add(h, Blocker, "hostname", fmt.Sprintf("hosts %s all call themselves %q; swarm node names and labels need distinct hostnames", strings.Join(hosts, ", "), hn),
+				"give each host its own name (hostnamectl set-hostname NAME)")
+		}
+	}
+	order := map[string]int{}
+	for i, h := range c.Hosts {
+		order[h.Name] = i
+	}
+	sort.SliceStable(out, func(i, j int) bool { return order[out[i].Host] < order[out[j].Host] })
+	return out
+}
+
+// hostStepsOSVerdict: Ubuntu ≥ 20.04 and Debian ≥ 11 are fine; Ubuntu 16.04
+// and 18.04 (the guide's) work but are end of life; the rest is refused.
+func hostStepsOSVerdict(f *Facts) (Severity, string) {
+	name := f.OSName
+	if name == "" {
+		name = "an unknown system"
+	}
+	if f.OSID == "" {
+		return Blocker, fmt.Sprintf("%s is not a supported Linux (no /etc/os-release)", name)
+	}
+	major, minor := hostStepsVersion(f.OSVersion)
+	switch f.OSID {
+	case "ubuntu":
+		switch {
+		case major >= 20:
+			return "", ""
+		case (major == 16 || major == 18) && minor == 4:
+			return Warning, fmt.Sprintf("%s is end of life (no security updates); it works but upgrade soon", name)
+		}
+	case "debian":
+		if major >= 11 {
+			return "", ""
+		}
+	}
+	return Blocker, fmt.Sprintf("%s is not supported (Ubuntu 20.04+ or Debian 11+)", name)
+}
+
+// hostStepsVersion reads "20.10.24+dfsg1" or "22.04" as major, minor.
+func hostStepsVersion(v string) (int, int) {
+	parts := strings.SplitN(v, ".", 3)
+	num := func(s string) int {
+		end := 0
+		for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+			end++
+		}
+		n, _ := strconv.Atoi(s[:end])
+		return n
+	}
+	major := num(parts[0])
+	minor := 0
+	if len(parts) > 1 {
+		minor = num(parts[1])
+	}
+	return major, minor
+}
+
+func hostStepsVersionAtLeast(v string, major, minor int) bool {
+	a, b := hostStepsVersion(v)
+	return a > major || (a == major && b >= minor)
+}
+
+func hostStepsHas(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// hostStepsForeignListeners drops listeners that are Docker's own (a stack
+// already deployed by an earlier run publishes 80/443 through them).
+func hostStepsForeignListeners(listeners []string) []string {
+	var out []string
+	for _, l := range listeners {
+		addr, proc, _ := strings.Cut(l, " ")
+		if proc == "docker-proxy" || proc == "dockerd" {
+			continue
+		}
+		if proc == "" {
+			proc = "a program this user cannot name"
+		}
+		out = append(out, fmt.Sprintf("%s (%s)", addr, proc))
+	}
+	return out
+}
+
+// hostStepsSizeFindings compares memory and free disk with what the host's
+// labels (and holding the source folder) ask for.
+func hostStepsSizeFindings(c *Cluster, h HostSpec, f *Facts) []Finding {
+	var memGB, diskGB float64
+	var memWhy, diskWhy []string
+	for _, n := range hostStepsNeeds {
+		if !hostStepsHas(h.Labels, n.label) {
+			continue
+		}
+		if n.memGB > memGB {
+			memGB = n.memGB
+		}
+		if n.memGB > 0 {
+			memWhy = append(memWhy, n.label)
+		}
+		if n.diskGB > 0 {
+			diskGB += n.diskGB
+			diskWhy = append(diskWhy, n.label)
+		}
+	}
+	var out []Finding
+	have := func(mb int) float64 { return float64(mb) / 1024 }
+	if memGB > 0 && have(f.MemoryMB) < memGB*hostStepsSlack {
+		out = append(out, Finding{Host: h.Name, Severity: Warning, Code: "memory",
+			Message: fmt.Sprintf("%.1f GB of RAM; its labels (%s) want at least %.0f GB", have(f.MemoryMB), strings.Join(memWhy, ", "), memGB),
+			Fix:     "add memory, or move those labels to a bigger host"})
+	}
+	if diskGB > 0 && have(f.DiskFreeMB) < diskGB*hostStepsSlack {
+		out = append(out, Finding{Host: h.Name, Severity: Warning, Code: "disk",
+			Message: fmt.Sprintf("%.1f GB free on /; its labels (%s) want at least %.0f GB", have(f.DiskFreeMB), strings.Join(diskWhy, ", "), diskGB),
+			Fix:     "free or add disk space, or move those labels to a bigger host"})
+	}
+	if h.Name == c.Manager && have(f.SourceFreeMB) < hostStepsSourceGB*hostStepsSlack {
+		out = append(out, Finding{Host: h.Name, Severity: Warning, Code: "disk",
+			Message: fmt.Sprintf("%.1f GB free under %s; the source folder (with media_root) wants at least %d GB", have(f.SourceFreeMB), c.Source.Path, hostStepsSourceGB),
+			Fix:     "free or add disk space there, or choose another source.path"})
+	}
+	return out
+}
