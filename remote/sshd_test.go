@@ -193,7 +193,8 @@ func startSSHD(t *testing.T, extra ...string) *testSSHD {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.cmd = exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", cfgPath)
+		// -E, not -e: with -e, debug lines of the session child reach the client's stderr.
+		s.cmd = exec.Command("/usr/sbin/sshd", "-D", "-E", s.Log, "-f", cfgPath)
 		s.cmd.Stderr = logf
 		if err := s.cmd.Start(); err != nil {
 			t.Fatal(err)
