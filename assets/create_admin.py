@@ -1,0 +1,58 @@
+# aginstall: the guide's "make yourself a superuser, create a course and add
+# yourself as an administrator", made idempotent and safe. Run inside the
+# django container as `python3 manage.py shell -c <this file>`.
+#
+# Input is JSON in the AGINSTALL_ADMIN environment variable:
+#   {"mode": "apply" | "check", "email": "...", "course": "..."}
+# The values are only ever data (ORM arguments), never code. An existing user
+# or course is left as it is; the user is made an admin of the course.
+# "check" changes nothing. Output: one line "AGINSTALL_RESULT {json}".
+#
+# Everything lives inside one function: `shell -c` may exec this with
+# separate globals and locals, where top-level helpers would not be found.
+
+
+def aginstall_admin_main():
+    import json
+    import os
+
+    from django.contrib.auth.models import User
+    from django.db import transaction
+    from autograder.core.models import Course
+
+    req = json.loads(os.environ['AGINSTALL_ADMIN'])
+    mode = req.get('mode', 'check')
+    email = req['email']
+    name = req.get('course') or ''
+    out = {'mode': mode, 'email': email, 'course': name,
+           'user_created': False, 'course_created': False, 'admin_added': False}
+
+    with transaction.atomic():
+        user = User.objects.filter(username=email).first()
+        course = Course.objects.filter(name=name).first() if name else None
+        if mode == 'apply':
+            if user is None:
+                # No password: the site logs in through OAuth.
+                user = User.objects.create_user(username=email, email=email,
+                                                is_superuser=True, is_staff=True)
+                out['user_created'] = True
+            if name and course is None:
+                make = getattr(Course.objects, 'validate_and_create', None) or Course.objects.create
+                course = make(name=name)
+                out['course_created'] = True
+            if course is not None and not course.admins.filter(pk=user.pk).exists():
+                course.admins.add(user)
+                out['admin_added'] = True
+        elif mode != 'check':
+            raise ValueError('mode must be "apply" or "check", not %r' % (mode,))
+
+    out['user_exists'] = user is not None
+    out['is_superuser'] = bool(user is not None and user.is_superuser)
+    out['course_exists'] = course is not None
+    out['course_name'] = course.name if course is not None else None
+    out['is_admin'] = bool(course is not None and user is not None
+                           and course.admins.filter(pk=user.pk).exists())
+    print('AGINSTALL_RESULT ' + json.dumps(out))
+
+
+aginstall_admin_main()
