@@ -1,0 +1,100 @@
+package steps
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestMergeDaemonJSON(t *testing.T) {
+	cases := []struct{ name, old, want string }{
+		{"missing file", "", "{\n  \"log-driver\": \"json-file\",\n  \"log-opts\": {\n    \"max-file\": \"5\",\n    \"max-size\": \"100m\"\n  }\n}\n"},
+		{"lab's mirrors kept, in order", `{
+  "registry-mirrors": ["http://10.213.0.1:5000"],
+  "storage-driver": "overlay2"
+}
+`, "{\n  \"registry-mirrors\": [\n    \"http://10.213.0.1:5000\"\n  ],\n  \"storage-driver\": \"overlay2\",\n  \"log-driver\": \"json-file\",\n  \"log-opts\": {\n    \"max-file\": \"5\",\n    \"max-size\": \"100m\"\n  }\n}\n"},
+		{"other log opts kept, driver changed in place", `{"log-driver":"journald","log-opts":{"tag":"x","max-size":"1g"},"debug":true}`,
+			"{\n  \"log-driver\": \"json-file\",\n  \"log-opts\": {\n    \"max-file\": \"5\",\n    \"max-size\": \"100m\",\n    \"tag\": \"x\"\n  },\n  \"debug\": true\n}\n"},
+		{"already right: byte-identical", "{ \"log-opts\": {\"max-size\": \"100m\", \"max-file\": \"5\"},\n\"log-driver\": \"json-file\" }",
+			"{ \"log-opts\": {\"max-size\": \"100m\", \"max-file\": \"5\"},\n\"log-driver\": \"json-file\" }"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := hostStepsMergeDaemonJSON([]byte(tc.old))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Fatalf("got\n%s\nwant\n%s", got, tc.want)
+			}
+			again, _ := hostStepsMergeDaemonJSON(got)
+			if string(again) != string(got) {
+				t.Fatalf("not idempotent:\n%s", again)
+			}
+		})
+	}
+	for _, bad := range []string{"[1]", "{\"a\": }", "{} x", `{"log-opts": 3}`} {
+		if _, err := hostStepsMergeDaemonJSON([]byte(bad)); err == nil || !strings.Contains(err.Error(), "daemon.json") {
+			t.Errorf("%q: err %v", bad, err)
+		}
+	}
+}
+
+func TestPickComposeCandidate(t *testing.T) {
+	debian12 := "docker-compose:\n  Installed: (none)\n  Candidate: 1.29.2-3\n  Version table:\n     1.29.2-3 500\n"
+	ubuntu := "docker-compose-v2:\n  Installed: (none)\n  Candidate: 2.24.6\n" + debian12
+	none := "docker-compose-plugin:\n  Installed: (none)\n  Candidate: (none)\n"
+	for in, want := range map[string]string{debian12: "docker-compose", ubuntu: "docker-compose-v2", none: "", "": ""} {
+		if got := hostStepsPickCandidate(in, hostStepsComposePkgs); got != want {
+			t.Errorf("%q: got %q want %q", in, got, want)
+		}
+	}
+}
+
+func TestOfficialDockerCommands(t *testing.T) {
+	in := hostStepsDockerInfo{installed: map[string]bool{}, osID: "ubuntu", codename: "noble", arch: "amd64"}
+	before, list, after := hostStepsOfficialCmds(in)
+	var lines []string
+	for _, c := range append(before, after...) {
+		lines = append(lines, c.line)
+	}
+	all := strings.Join(lines, "\n")
+	for _, want := range []string{
+		"curl -fsSL --max-time 60 https://download.docker.com/linux/ubuntu/gpg -o /etc/apt/keyrings/docker.asc",
+		"chmod a+r /etc/apt/keyrings/docker.asc",
+		"DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 install -y docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no %q in\n%s", want, all)
+		}
+	}
+	if string(list) != "deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/ubuntu noble stable\n" {
+		t.Errorf("list %q", list)
+	}
+	if strings.Contains(all, "apt-key") {
+		t.Error("apt-key is deprecated")
+	}
+	in.osID, in.codename, in.keyring = "debian", "bookworm", true
+	before, list, _ = hostStepsOfficialCmds(in)
+	if len(before) != 0 || !strings.Contains(string(list), "linux/debian bookworm") {
+		t.Errorf("debian with keyring: %v %q", before, list)
+	}
+	for _, p := range hostStepsOfficialPkgs {
+		in.installed[p] = true
+	}
+	if b, l, a := hostStepsOfficialCmds(in); b != nil || l != nil || a != nil {
+		t.Error("installed packages reinstalled")
+	}
+}
+
+func TestDockerProbeQuotesUser(t *testing.T) {
+	c := &Cluster{Hosts: []HostSpec{{Name: "h", User: "o'brien x"}}}
+	cmd := hostStepsDockerProbeCmd(c, "h")
+	if cmd.Line != `env 'AG_USER=o'"'"'brien x' sh -s` || !strings.Contains(string(cmd.Stdin), "id -nG") {
+		t.Fatalf("%q", cmd.Line)
+	}
+	in := hostStepsParseDockerInfo("user=ag\npkg=docker.io\npkg=docker-compose\ngroup=1\nactive=1\nos=debian\ncodename=bookworm\narch=amd64\n")
+	if in.user != "ag" || !in.installed["docker.io"] || !in.inGroup || in.enabled || !in.active || in.codename != "bookworm" {
+		t.Fatalf("%+v", in)
+	}
+}
