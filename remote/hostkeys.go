@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -189,15 +190,18 @@ func (p *Pool) ScanHostKeys(ctx context.Context) ([]HostKey, error) {
 		}()
 	}
 	wg.Wait()
-	// Keep the cluster file's order; bastions first (they are needed first).
-	ordered := make([]HostKey, 0, len(keys))
-	for _, b := range []bool{true, false} {
-		for _, k := range keys {
-			if k.Bastion == b {
-				ordered = append(ordered, k)
-			}
-		}
+	// The cluster file's order, bastions first (they are needed first).
+	pos := map[string]int{}
+	for i, n := range p.order {
+		pos[n] = i
 	}
+	ordered := append([]HostKey(nil), keys...)
+	sort.SliceStable(ordered, func(i, j int) bool {
+		if ordered[i].Bastion != ordered[j].Bastion {
+			return ordered[i].Bastion
+		}
+		return pos[ordered[i].Host] < pos[ordered[j].Host]
+	})
 	return ordered, errors.Join(errs...)
 }
 
