@@ -61,7 +61,7 @@ func TestSwarmMapNodes(t *testing.T) {
 	}
 	keys := []swarmHostKey{
 		{Host: "node1", NodeID: "id1", Hostnames: []string{"node1"}},
-		{Host: "web2", Hostnames: []string{"web2.cs.example.edu"}},            // FQDN matches the short name
+		{Host: "web2", Hostnames: []string{"web2.cs.example.edu"}},                  // FQDN matches the short name
 		{Host: "node3", Hostnames: []string{"node3"}, Addrs: []string{"10.0.0.13"}}, // only the address fits
 		{Host: "gpu1", Hostnames: []string{"GPU1"}},
 	}
