@@ -1,0 +1,193 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"aginstall/steps"
+)
+
+// discoveryScreen runs the discover step and shows what it found: a table of
+// facts and the preflight findings. Errors block; warnings are acknowledged.
+type discoveryScreen struct {
+	ran   bool
+	err   error
+	acked bool
+}
+
+func newDiscovery() *discoveryScreen { return &discoveryScreen{} }
+
+func (s *discoveryScreen) title() string  { return "Discovery" }
+func (s *discoveryScreen) stepID() string { return "discover" }
+
+func (s *discoveryScreen) keys() []key.Binding {
+	return []key.Binding{bind("a", "acknowledge warnings"), bind("r", "run again"), bind("enter", "continue"), keyBack}
+}
+
+// appliedMsg: one step's apply ended (err nil: its checks say done).
+type appliedMsg struct {
+	step string
+	err  error
+}
+
+func (m *Model) applyStep(id string) tea.Cmd {
+	c := m.cluster
+	return m.work("applying "+id, func(ctx context.Context) tea.Msg {
+		return appliedMsg{id, m.be.ApplyStep(ctx, c, id, m.sink())}
+	})
+}
+
+// discoverID is the discover step's ID as registered (the first step if none
+// is called that).
+func (m *Model) discoverID() string {
+	for _, s := range m.steps {
+		if s.ID() == "discover" {
+			return s.ID()
+		}
+	}
+	if len(m.steps) > 0 {
+		return m.steps[0].ID()
+	}
+	return "discover"
+}
+
+func (s *discoveryScreen) init(m *Model) tea.Cmd {
+	s.ran, s.err = false, nil
+	return m.applyStep(m.discoverID())
+}
+
+func (s *discoveryScreen) findings(m *Model) (errs, warns []steps.Finding) {
+	for _, h := range m.cluster.HostNames() {
+		f := m.facts[h]
+		if f == nil {
+			continue
+		}
+		for _, fd := range f.Findings {
+			if fd.Host == "" {
+				fd.Host = h
+			}
+			if fd.Severity == steps.Blocker {
+				errs = append(errs, fd)
+			} else {
+				warns = append(warns, fd)
+			}
+		}
+	}
+	return errs, warns
+}
+
+func (s *discoveryScreen) update(m *Model, msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case appliedMsg:
+		m.doneWork()
+		s.ran, s.err = true, msg.err
+		m.facts = m.be.Facts(m.cluster)
+	case tea.KeyPressMsg:
+		if m.busy != "" {
+			return nil
+		}
+		switch msg.String() {
+		case "r":
+			return s.init(m)
+		case "a":
+			s.acked = true
+		case "esc":
+			return m.goBack()
+		case "enter":
+			if !s.ran {
+				return nil
+			}
+			errs, warns := s.findings(m)
+			if len(errs) > 0 || (s.err != nil && len(errs) == 0 && len(m.facts) == 0) {
+				m.flash = "Fix the errors on the hosts first, then r runs discovery again."
+				return nil
+			}
+			if len(warns) > 0 && !s.acked {
+				m.flash = "Read the warnings, then a acknowledges them."
+				return nil
+			}
+			return m.afterDiscovery()
+		}
+	}
+	return nil
+}
+
+// afterDiscovery asks for the sudo password if a host needs one, then shows
+// the first step's screen.
+func (m *Model) afterDiscovery() tea.Cmd {
+	if !m.sudoDone && m.needsSudo() != nil {
+		return m.goTo(newSudo())
+	}
+	return m.nextStep(m.discoverID())
+}
+
+// needsSudo lists the hosts whose sudo asks for a password.
+func (m *Model) needsSudo() []string {
+	var out []string
+	for _, h := range m.cluster.HostNames() {
+		if f := m.facts[h]; f != nil && !f.IsRoot && f.Sudo == "password" {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func (s *discoveryScreen) view(m *Model, w, h int) string {
+	var b strings.Builder
+	b.WriteString(stTitle.Render("Discovery") + stDim.Render(" · read-only: what each host is") + "\n")
+	if !s.ran {
+		return b.String() + "\n" + m.panes(w, h-2, nil)
+	}
+	b.WriteString(stHeader.Render(pad("Host", 9)+pad("OS", 16)+pad("CPU", 4)+pad("Mem", 6)+pad("Disk", 6)+pad("Docker", 9)+pad("Sudo", 9)+"Swarm") + "\n")
+	for _, name := range m.cluster.HostNames() {
+		f := m.facts[name]
+		if f == nil {
+			b.WriteString(pad(name, 9) + stWarn.Render("not reached") + "\n")
+			continue
+		}
+		os := f.OSName
+		if os == "" {
+			os = f.OSID + " " + f.OSVersion
+		}
+		docker := f.Docker
+		if docker == "" {
+			docker = "none"
+		}
+		sudo := f.Sudo
+		if f.IsRoot {
+			sudo = "root"
+		}
+		line := pad(name, 9) + pad(os, 16) + pad(fmt.Sprint(f.CPUs), 4) + pad(gb(f.MemoryMB), 6) + pad(gb(f.DiskFreeMB), 6) +
+			pad(docker, 9) + pad(sudo, 9) + f.Swarm
+		b.WriteString(cut(line, w) + "\n")
+	}
+	errs, warns := s.findings(m)
+	if s.err != nil {
+		b.WriteString("\n" + stErr.Render("Discovery failed:") + "\n" + wrap(s.err.Error(), w) + "\n")
+	}
+	if len(errs)+len(warns) == 0 && s.err == nil {
+		b.WriteString("\n" + stOK.Render("No preflight findings: every host is ready.") + "\n")
+	}
+	for _, fd := range errs {
+		b.WriteString("\n" + stErr.Render("✗ "+fd.Host+": ") + wrap(fd.Message, w-4) + "\n" + stDim.Render(wrap("  fix: "+fd.Fix, w)) + "\n")
+	}
+	for _, fd := range warns {
+		mark := "! "
+		if s.acked {
+			mark = "✓ "
+		}
+		b.WriteString("\n" + stWarn.Render(mark+fd.Host+": ") + wrap(fd.Message, w-4) + "\n" + stDim.Render(wrap("  fix: "+fd.Fix, w)) + "\n")
+	}
+	return b.String()
+}
+
+func gb(mb int) string {
+	if mb <= 0 {
+		return "?"
+	}
+	return fmt.Sprintf("%.1fG", float64(mb)/1024)
+}

@@ -1,0 +1,223 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/mail"
+	"strconv"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/huh/v2"
+
+	"aginstall/steps"
+)
+
+// formBox hosts one huh form inside a screen. In accessible mode the form
+// runs as huh's line-by-line prompts with the terminal released (tea.Exec),
+// which screen readers follow; otherwise it is drawn inside the screen.
+type formBox struct {
+	form   *huh.Form
+	onDone func(m *Model) tea.Cmd
+}
+
+// formDoneMsg: an accessible form finished.
+type formDoneMsg struct{ err error }
+
+// accessibleForm runs a form in huh's accessible mode on the released terminal.
+type accessibleForm struct {
+	f      *huh.Form
+	in     io.Reader
+	out    io.Writer
+	errOut io.Writer
+}
+
+func (a *accessibleForm) Run() error {
+	return a.f.WithAccessible(true).WithInput(a.in).WithOutput(a.out).Run()
+}
+func (a *accessibleForm) SetStdin(r io.Reader)  { a.in = r }
+func (a *accessibleForm) SetStdout(w io.Writer) { a.out = w }
+func (a *accessibleForm) SetStderr(w io.Writer) { a.errOut = w }
+
+func (fb *formBox) active() bool { return fb.form != nil }
+
+func (fb *formBox) start(m *Model, f *huh.Form, onDone func(m *Model) tea.Cmd) tea.Cmd {
+	fb.onDone = onDone
+	if m.opt.Accessible {
+		return tea.Exec(&accessibleForm{f: f}, func(err error) tea.Msg { return formDoneMsg{err} })
+	}
+	fb.form = f.WithWidth(min(m.w-26, 70)).WithShowHelp(true)
+	return fb.form.Init()
+}
+
+// update feeds the form; it reports whether the message was the form's.
+func (fb *formBox) update(m *Model, msg tea.Msg) (bool, tea.Cmd) {
+	if d, ok := msg.(formDoneMsg); ok {
+		if d.err != nil {
+			m.flash = "form: " + d.err.Error()
+			return true, nil
+		}
+		return true, fb.onDone(m)
+	}
+	if fb.form == nil {
+		return false, nil
+	}
+	if k, ok := msg.(tea.KeyPressMsg); ok && k.String() == "esc" {
+		fb.form = nil
+		return true, nil
+	}
+	fm, cmd := fb.form.Update(msg)
+	fb.form = fm.(*huh.Form)
+	switch fb.form.State {
+	case huh.StateCompleted:
+		fb.form = nil
+		return true, tea.Batch(cmd, fb.onDone(m))
+	case huh.StateAborted:
+		fb.form = nil
+	}
+	return true, cmd
+}
+
+func (fb *formBox) view() string { return fb.form.View() }
+
+// Validators shared by the forms: they say what is wrong and what is expected.
+func notEmpty(what string) func(string) error {
+	return func(s string) error {
+		if strings.TrimSpace(s) == "" {
+			return fmt.Errorf("%s is required", what)
+		}
+		return nil
+	}
+}
+
+func validPort(s string) error {
+	if s == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 65535 {
+		return errors.New("a port is a number from 1 to 65535")
+	}
+	return nil
+}
+
+func validIP(s string) error {
+	if s == "" {
+		return nil
+	}
+	if net.ParseIP(s) == nil {
+		return errors.New("an IP address of the manager, like 10.0.0.11")
+	}
+	return nil
+}
+
+func positiveInt(s string) error {
+	if s == "" {
+		return nil
+	}
+	if n, err := strconv.Atoi(s); err != nil || n < 0 {
+		return errors.New("a whole number (0 or empty keeps the compose file's value)")
+	}
+	return nil
+}
+
+func validEmail(s string) error {
+	if s == "" {
+		return nil
+	}
+	if _, err := mail.ParseAddress(s); err != nil {
+		return errors.New("an e-mail address like admin@university.edu")
+	}
+	return nil
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(strings.TrimSpace(s)); return n }
+
+func itoa(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+// stepForm builds the inputs of one step, bound to the cluster; nil when the
+// step takes none. Values are copied back by the returned apply func, so esc
+// leaves the cluster untouched.
+func stepForm(c *steps.Cluster, facts map[string]*steps.Facts, id string) (*huh.Form, func()) {
+	switch id {
+	case "docker":
+		v := c.Docker.Install
+		f := huh.NewForm(huh.NewGroup(
+			huh.NewSelect[string]().Title("How does Docker get onto each host?").
+				Options(huh.NewOption("Docker's official apt repository (the guide's way)", "official"),
+					huh.NewOption("The distribution's docker.io package", "distro"),
+					huh.NewOption("Skip: Docker is already installed and managed by you", "skip")).
+				Value(&v)))
+		return f, func() { c.Docker.Install = v }
+	case "swarm":
+		addr, mode := c.Swarm.AdvertiseAddress, c.Swarm.PublishMode
+		if addr == "" {
+			if f := facts[c.Manager]; f != nil && f.ReachableAt != "" {
+				addr = f.ReachableAt
+			} else if h, ok := c.Host(c.Manager); ok && net.ParseIP(h.Address) != nil {
+				addr = h.Address
+			}
+		}
+		f := huh.NewForm(huh.NewGroup(
+			huh.NewInput().Title("Swarm advertise address").Description("The manager's address the other hosts reach (docker swarm init --advertise-addr).").
+				Value(&addr).Validate(validIP),
+			huh.NewSelect[string]().Title("How services publish ports 80 and 443").
+				Options(huh.NewOption("ingress: the routing mesh (needs IPVS in the kernel)", "ingress"),
+					huh.NewOption("host: bound on the node that runs the webserver", "host")).
+				Value(&mode)))
+		return f, func() { c.Swarm.AdvertiseAddress, c.Swarm.PublishMode = strings.TrimSpace(addr), mode }
+	case "source":
+		repo, ref, path := c.Source.Repo, c.Source.Ref, c.Source.Path
+		f := huh.NewForm(huh.NewGroup(
+			huh.NewInput().Title("autograder-full-stack repository").Value(&repo).Validate(notEmpty("the repository URL")),
+			huh.NewInput().Title("Branch, tag or commit").Value(&ref).Validate(notEmpty("the ref")),
+			huh.NewInput().Title("Checkout path on the manager").Placeholder("default: the guide's path").Value(&path)))
+		return f, func() {
+			c.Source.Repo, c.Source.Ref, c.Source.Path = strings.TrimSpace(repo), strings.TrimSpace(ref), strings.TrimSpace(path)
+		}
+	case "nfs":
+		mode, clients := c.NFS.Mode, c.NFS.Clients
+		f := huh.NewForm(huh.NewGroup(
+			huh.NewSelect[string]().Title("Share the checkout with the other hosts over NFS").
+				Options(huh.NewOption("export it from the manager (the guide's way)", "export"),
+					huh.NewOption("skip: every host has the checkout another way", "skip")).Value(&mode),
+			huh.NewSelect[string]().Title("Who may mount it").
+				Options(huh.NewOption("only this cluster's addresses", "cluster"),
+					huh.NewOption("* (anyone, as the guide writes it)", "*")).Value(&clients)))
+		return f, func() { c.NFS.Mode, c.NFS.Clients = mode, clients }
+	case "settings":
+		t, s := c.Tuning, c.Site
+		workers, timeout := itoa(t.GunicornWorkers), itoa(t.MaxSubprocessTimeout)
+		f := huh.NewForm(
+			huh.NewGroup(
+				huh.NewInput().Title("Site domain").Placeholder("autograder.example.edu").Value(&s.Domain),
+				huh.NewInput().Title("TLS certificate (local path)").Value(&s.TLSCert),
+				huh.NewInput().Title("TLS key (local path)").Value(&s.TLSKey),
+				huh.NewSelect[string]().Title("Login provider").Options(huh.NewOptions("google", "azure")...).Value(&s.OAuthProvider),
+				huh.NewInput().Title("OAuth client JSON (local path)").Value(&s.OAuthSecrets)),
+			huh.NewGroup(
+				huh.NewInput().Title("Gunicorn workers").Value(&workers).Validate(positiveInt),
+				huh.NewInput().Title("client_max_body_size").Placeholder("e.g. 50m").Value(&t.ClientMaxBodySize),
+				huh.NewInput().Title("Max subprocess timeout (s)").Value(&timeout).Validate(positiveInt),
+				huh.NewInput().Title("Sysadmin contact").Value(&t.SysadminContact).Validate(validEmail)))
+		return f, func() {
+			t.GunicornWorkers, t.MaxSubprocessTimeout = atoi(workers), atoi(timeout)
+			c.Tuning, c.Site = t, s
+		}
+	case "admin":
+		a := c.Admin
+		f := huh.NewForm(huh.NewGroup(
+			huh.NewInput().Title("Administrator e-mail").Description("The first superuser; they sign in with the login provider.").
+				Value(&a.Email).Validate(validEmail),
+			huh.NewInput().Title("First course").Placeholder("EECS 280 Fall").Value(&a.Course)))
+		return f, func() { c.Admin = a }
+	}
+	return nil, nil
+}

@@ -1,0 +1,235 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"aginstall/steps"
+	"aginstall/steps/rules"
+)
+
+// relabelScreen: the matrix on the live swarm, then the diff with the rules
+// and the data-move warnings, a typed confirmation, and the change.
+type relabelScreen struct {
+	phase   int // relabelReading, relabelEdit, relabelReview, relabelApplied
+	before  map[string][]string
+	sizes   map[string]rules.Node
+	mx      *matrix
+	plan    steps.RelabelPlan
+	confirm textinput.Model
+	err     error
+	top     int
+}
+
+const (
+	relabelReading = iota
+	relabelEdit
+	relabelReview
+	relabelApplied
+)
+
+func newRelabel() *relabelScreen {
+	ti := textinput.New()
+	ti.Prompt = "Type to confirm: "
+	ti.SetWidth(40)
+	return &relabelScreen{confirm: ti}
+}
+
+func (s *relabelScreen) title() string { return "Re-label" }
+func (s *relabelScreen) typing() bool  { return s.phase == relabelReview && s.confirm.Focused() }
+
+func (s *relabelScreen) keys() []key.Binding {
+	switch s.phase {
+	case relabelEdit:
+		return []key.Binding{bind("←↓↑→/hjkl", "move"), bind("space", "toggle"), bind("S", "suggest"), bind("enter", "review the change"), keyBack}
+	case relabelReview:
+		return []key.Binding{bind("enter", "apply"), bind("esc", "back to the matrix")}
+	}
+	return []key.Binding{bind("r", "read again"), keyBack}
+}
+
+type labelsReadMsg struct {
+	labels map[string][]string
+	sizes  map[string]rules.Node
+	err    error
+}
+
+type relabeledMsg struct{ err error }
+
+func (s *relabelScreen) init(m *Model) tea.Cmd {
+	s.phase, s.err = relabelReading, nil
+	c := m.cluster
+	return m.work("reading the swarm's node labels", func(ctx context.Context) tea.Msg {
+		l, sz, err := m.be.ReadLabels(ctx, c)
+		return labelsReadMsg{l, sz, err}
+	})
+}
+
+func (s *relabelScreen) update(m *Model, msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case labelsReadMsg:
+		m.doneWork()
+		if msg.err != nil {
+			s.err = msg.err
+			return nil
+		}
+		s.before, s.sizes = msg.labels, msg.sizes
+		var nodes []rules.Node
+		for _, name := range sortedNames(msg.labels) {
+			n := msg.sizes[name]
+			n.Name, n.Labels = name, slices.Clone(msg.labels[name])
+			nodes = append(nodes, n)
+		}
+		s.mx = newMatrix(nodes)
+		s.phase = relabelEdit
+	case relabeledMsg:
+		m.doneWork()
+		s.err = msg.err
+		s.phase = relabelApplied
+	case tea.KeyPressMsg:
+		if m.busy != "" {
+			return nil
+		}
+		k := msg.String()
+		switch s.phase {
+		case relabelEdit:
+			if s.mx.move(k) {
+				return nil
+			}
+			switch k {
+			case "S", "s":
+				s.mx.suggest(m.cluster.Manager)
+			case "esc":
+				return m.goBack()
+			case "enter":
+				s.plan = steps.PlanRelabelFor(s.sizes, s.before, s.mx.assignment())
+				s.phase, s.top = relabelReview, 0
+				s.confirm.SetValue("")
+				if len(s.plan.Errors()) == 0 && len(s.plan.Diff) > 0 {
+					return s.confirm.Focus()
+				}
+			}
+		case relabelReview:
+			switch k {
+			case "esc":
+				s.phase = relabelEdit
+				s.confirm.Blur()
+				return nil
+			case "enter":
+				if len(s.plan.Errors()) > 0 || len(s.plan.Diff) == 0 {
+					return nil
+				}
+				typed := strings.Fields(s.confirm.Value())
+				want := s.plan.NeedsTypedConfirm()
+				if len(want) == 0 {
+					want = []string{"relabel"}
+				}
+				for _, l := range want {
+					if !slices.Contains(typed, l) {
+						m.flash = fmt.Sprintf("Type %s to confirm.", strings.Join(want, " "))
+						return nil
+					}
+				}
+				c, plan := m.cluster, s.plan
+				s.confirm.Blur()
+				return m.work("changing the node labels", func(ctx context.Context) tea.Msg {
+					return relabeledMsg{m.be.ApplyRelabel(ctx, c, plan, typed, m.sink())}
+				})
+			case "pgdown":
+				s.top += 5
+				return nil
+			case "pgup":
+				s.top = max(s.top-5, 0)
+				return nil
+			}
+			var cmd tea.Cmd
+			s.confirm, cmd = s.confirm.Update(msg)
+			return cmd
+		default:
+			switch k {
+			case "r":
+				return s.init(m)
+			case "esc":
+				return m.goBack()
+			}
+		}
+	}
+	return nil
+}
+
+func sortedNames(m map[string][]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (s *relabelScreen) view(m *Model, w, h int) string {
+	head := stTitle.Render("Re-label the live swarm") + "\n"
+	switch s.phase {
+	case relabelReading:
+		if s.err != nil {
+			return head + stErr.Render("Cannot read the labels:") + "\n" + failureText(s.err, w) + "\n"
+		}
+		return head + "Reading every node's labels from the manager…\n"
+	case relabelEdit:
+		return head + s.mx.view(w, h-1, m.opt.Accessible)
+	case relabelApplied:
+		if s.err != nil {
+			return head + failureText(s.err, w) + "\n"
+		}
+		return head + stOK.Render("The labels are changed.") + " The swarm moves the services now; r reads the labels again.\n"
+	}
+	var lines []string
+	add := func(s string) { lines = append(lines, strings.Split(s, "\n")...) }
+	if len(s.plan.Diff) == 0 {
+		add("No label changes.")
+	}
+	for _, d := range s.plan.Diff {
+		line := pad(d.Node, 10)
+		for _, l := range d.Added {
+			line += stOK.Render(" +" + l)
+		}
+		for _, l := range d.Removed {
+			line += stErr.Render(" -" + l)
+		}
+		add(wrap(line, w))
+	}
+	for _, v := range s.plan.Violations {
+		st := stWarn
+		if v.Severity == rules.Error {
+			st = stErr
+		}
+		add(st.Render(wrap(v.Severity.String()+": "+v.Message, w)))
+	}
+	for _, mv := range s.plan.Moves {
+		add("")
+		add(stErr.Render(wrap(fmt.Sprintf("DATA: %s moves from %s to %s; volume %s stays on %s.", mv.Label, mv.From, mv.To, mv.Volume, mv.From), w)))
+		add(wrap(mv.HowTo, w))
+	}
+	for _, k := range s.plan.Kept {
+		add(stDim.Render(wrap(k, w)))
+	}
+	add("")
+	switch {
+	case len(s.plan.Errors()) > 0:
+		add(stErr.Render("A rule is broken: esc goes back to the matrix."))
+	case len(s.plan.Diff) > 0:
+		want := s.plan.NeedsTypedConfirm()
+		if len(want) == 0 {
+			want = []string{"relabel"}
+		}
+		add(wrap("Type "+strings.Join(want, " ")+" and press enter to apply.", w))
+		add(s.confirm.View())
+	}
+	top := min(s.top, max(len(lines)-(h-1), 0))
+	return head + strings.Join(lines[top:], "\n")
+}

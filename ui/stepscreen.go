@@ -1,0 +1,158 @@
+package ui
+
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"aginstall/steps"
+)
+
+// stepScreen shows one step: what it does, what its checks found, and its
+// inputs as a form with the cluster file's values as defaults.
+type stepScreen struct {
+	step   steps.Step
+	form   formBox
+	apply  func()
+	hasInp bool
+	err    string
+}
+
+// stepAbout says in one sentence what each documented step does.
+var stepAbout = map[string]string{
+	"discover": "Reads each host's OS, resources, sudo, Docker and network; changes nothing.",
+	"docker":   "Installs Docker Engine and docker-compose on every host and lets the SSH user use it.",
+	"limits":   "Raises the open-files limit for Docker (LimitNOFILE) as the guide says.",
+	"swarm":    "Initialises the swarm on the manager and joins the other hosts.",
+	"network":  "Creates the overlay network the stack's services share.",
+	"source":   "Clones autograder-full-stack on the manager at the chosen ref.",
+	"nfs":      "Exports the checkout from the manager and mounts it on the other hosts.",
+	"labels":   "Puts the node labels that place each service.",
+	"settings": "Writes the site settings and tuning into the checkout's files.",
+	"registry": "Starts the local registry and pushes the built images to it.",
+	"deploy":   "Deploys the stack and waits until every service has converged.",
+	"migrate":  "Runs the Django migrations.",
+	"admin":    "Creates the first administrator and course.",
+}
+
+func newStepScreen(m *Model, st steps.Step) *stepScreen {
+	return &stepScreen{step: st}
+}
+
+func (s *stepScreen) title() string  { return s.step.Title() }
+func (s *stepScreen) stepID() string { return s.step.ID() }
+func (s *stepScreen) typing() bool   { return s.form.active() }
+
+func (s *stepScreen) keys() []key.Binding {
+	if s.form.active() {
+		return []key.Binding{bind("enter", "next field"), bind("shift+tab", "previous"), bind("esc", "leave the form")}
+	}
+	b := []key.Binding{bind("enter", "continue")}
+	if s.hasInp {
+		b = append(b, bind("e", "edit"))
+	}
+	return append(b, bind("s", "skip…"), keyBack)
+}
+
+func (s *stepScreen) init(m *Model) tea.Cmd {
+	f, apply := stepForm(m.cluster, m.facts, s.step.ID())
+	s.hasInp = f != nil
+	if f == nil {
+		return nil
+	}
+	s.apply = apply
+	return s.form.start(m, f, func(m *Model) tea.Cmd {
+		s.apply()
+		return m.save()
+	})
+}
+
+func (s *stepScreen) update(m *Model, msg tea.Msg) tea.Cmd {
+	if ok, cmd := s.form.update(m, msg); ok {
+		return cmd
+	}
+	switch msg := msg.(type) {
+	case savedMsg:
+		m.doneWork()
+		if msg.err != nil {
+			s.err = msg.err.Error()
+			return nil
+		}
+		m.cluster = msg.c
+		return m.nextStep(s.step.ID())
+	case tea.KeyPressMsg:
+		if m.busy != "" {
+			return nil
+		}
+		switch msg.String() {
+		case "enter":
+			return m.nextStep(s.step.ID())
+		case "e":
+			if s.hasInp {
+				return s.init(m)
+			}
+		case "s":
+			return m.goTo(newSkip(s.step.ID(), s.step.Title(), func(m *Model) tea.Cmd {
+				m.leave()
+				return m.nextStep(s.step.ID())
+			}))
+		case "esc":
+			return m.goBack()
+		}
+	}
+	return nil
+}
+
+func (s *stepScreen) view(m *Model, w, h int) string {
+	var b strings.Builder
+	b.WriteString(stTitle.Render(s.step.Title()) + "\n")
+	if a := stepAbout[s.step.ID()]; a != "" {
+		b.WriteString(stDim.Render(wrap(a, w)) + "\n")
+	}
+	b.WriteString("\n")
+	if s.form.active() {
+		b.WriteString(s.form.view())
+		return b.String()
+	}
+	for _, r := range m.reports {
+		if r.ID != s.step.ID() {
+			continue
+		}
+		for _, c := range r.Checks {
+			b.WriteString(cut(icon(c.Status, m.opt.Accessible)+" "+pad(c.Host, 10)+c.Reason, w) + "\n")
+		}
+		b.WriteString("\n")
+	}
+	if s.hasInp {
+		b.WriteString(stDim.Render("Saved in the cluster file. e edits the values again.") + "\n")
+	} else {
+		b.WriteString(stDim.Render("Nothing to choose here: the plan shows what it will do on each host.") + "\n")
+	}
+	if s.err != "" {
+		b.WriteString("\n" + stErr.Render("The cluster file refused the values:") + "\n" + wrap(s.err, w) + "\n")
+	}
+	return b.String()
+}
+
+// nextStep shows the screen of the step after id (skipping the ones the
+// checks found done when resuming), or the plan when none is left.
+func (m *Model) nextStep(id string) tea.Cmd {
+	i := 0
+	for j, s := range m.steps {
+		if s.ID() == id {
+			i = j + 1
+		}
+	}
+	for ; i < len(m.steps); i++ {
+		st := m.steps[i]
+		if it := m.side[st.ID()]; m.opt.Mode == ModeResume && it != nil && (it.status == steps.Done || it.status == steps.Skipped) {
+			continue
+		}
+		if st.ID() == "labels" {
+			return m.goTo(newLabels(m, st))
+		}
+		return m.goTo(newStepScreen(m, st))
+	}
+	return m.goTo(newPlan())
+}

@@ -1,0 +1,115 @@
+package ui
+
+import (
+	"strings"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"aginstall/steps"
+)
+
+var (
+	stTitle  = lipgloss.NewStyle().Bold(true)
+	stDim    = lipgloss.NewStyle().Faint(true)
+	stOK     = lipgloss.NewStyle().Foreground(lipgloss.Green)
+	stWarn   = lipgloss.NewStyle().Foreground(lipgloss.Yellow)
+	stErr    = lipgloss.NewStyle().Foreground(lipgloss.Red).Bold(true)
+	stSel    = lipgloss.NewStyle().Reverse(true)
+	stHeader = lipgloss.NewStyle().Bold(true).Underline(true)
+)
+
+// icon is a step's or host's status as one symbol, or a word in accessible
+// mode (screen readers read "done", not "✓").
+func icon(s steps.Status, accessible bool) string {
+	if accessible {
+		return "[" + string(s) + "]"
+	}
+	switch s {
+	case steps.Done:
+		return stOK.Render("✓")
+	case steps.Todo:
+		return "○"
+	case steps.Drifted:
+		return stWarn.Render("~")
+	case steps.Unknown:
+		return stWarn.Render("?")
+	case steps.Failed:
+		return stErr.Render("✗")
+	case steps.Skipped:
+		return stDim.Render("↷")
+	case running:
+		return "…"
+	}
+	return " "
+}
+
+// running is the sidebar's own status for a step at work.
+const running steps.Status = "running"
+
+// fit cuts or pads s to exactly w columns and h lines, so every screen keeps
+// the layout whatever its content.
+func fit(s string, w, h int) string {
+	if w <= 0 || h <= 0 {
+		return ""
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	var b strings.Builder
+	for i := 0; i < h; i++ {
+		l := ""
+		if i < len(lines) {
+			l = lines[i]
+		}
+		if ansi.StringWidth(l) > w {
+			l = ansi.Truncate(l, w, "…")
+		}
+		b.WriteString(l)
+		if pad := w - ansi.StringWidth(l); pad > 0 {
+			b.WriteString(strings.Repeat(" ", pad))
+		}
+		if i < h-1 {
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// cut truncates one line to w columns.
+func cut(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	return ansi.Truncate(s, w, "…")
+}
+
+// wrap word-wraps text to w columns.
+func wrap(s string, w int) string {
+	if w < 10 {
+		w = 10
+	}
+	return ansi.Wrap(s, w, " ")
+}
+
+// pad right-pads s to w columns (cutting it if longer).
+func pad(s string, w int) string {
+	s = cut(s, w)
+	if n := w - ansi.StringWidth(s); n > 0 {
+		return s + strings.Repeat(" ", n)
+	}
+	return s
+}
+
+// bar is a text progress bar: [█████░░░░░] 5/10.
+func bar(done, total, w int) string {
+	if total <= 0 || w < 3 {
+		return ""
+	}
+	done = min(done, total)
+	fill := done * w / total
+	return "[" + strings.Repeat("█", fill) + strings.Repeat("░", w-fill) + "]"
+}
+
+func ansiStrip(s string) string { return ansi.Strip(s) }
