@@ -1,0 +1,321 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"aginstall/remote"
+)
+
+// sourceStep clones autograder-full-stack on the manager (the guide's
+// git clone --recursive) at source.ref, or verifies and moves an existing
+// checkout. Local changes are reported and never discarded.
+type sourceStep struct{}
+
+func init() { register(OrderSource, sourceStep{}) }
+
+func (sourceStep) ID() string                { return "source" }
+func (sourceStep) Title() string             { return "Check out the source" }
+func (sourceStep) Hosts(c *Cluster) []string { return ManagerOnly(c) }
+func (sourceStep) Inputs(c *Cluster) any     { return c.Source }
+
+// hostStepsGit runs git as root on any checkout: the folder may belong to
+// another user (and git refuses "dubious ownership" otherwise), and no
+// credential prompt may ever wait for a terminal.
+const hostStepsGit = "GIT_TERMINAL_PROMPT=0 git -c safe.directory='*' "
+
+const hostStepsSourceProbe = `p=$AG_PATH
+if command -v git >/dev/null 2>&1; then
+	out=$(GIT_TERMINAL_PROMPT=0 timeout 60 git ls-remote -- "$AG_REPO" "$AG_REF" "$AG_REF^{}" 2>&1)
+	echo "ls_remote_exit=$?"
+	printf '%s\n' "$out" | sed 's/^/remote=/'
+else
+	echo git=missing
+fi
+if [ ! -e "$p" ]; then echo state=absent; exit 0; fi
+if [ -d "$p" ] && [ -z "$(ls -A "$p" 2>/dev/null)" ]; then echo state=empty; exit 0; fi
+command -v git >/dev/null 2>&1 || { echo state=unknown; exit 0; }
+g() { git -c safe.directory='*' -C "$p" "$@"; }
+top=$(g rev-parse --show-toplevel 2>/dev/null)
+if [ ! -d "$p" ] || [ "$top" != "$(cd "$p" && pwd -P)" ]; then echo state=notgit; exit 0; fi
+echo state=checkout
+echo "url=$(g config --get remote.origin.url)"
+echo "head=$(g rev-parse -q --verify HEAD)"
+echo "branch=$(g symbolic-ref -q --short HEAD)"
+echo "local_ref=$(g rev-parse -q --verify "refs/remotes/origin/$AG_REF^{commit}" || g rev-parse -q --verify "$AG_REF^{commit}")"
+g submodule status --recursive 2>&1 | sed 's/^/sub=/'
+g status --porcelain --untracked-files=no 2>&1 | sed 's/^/changed=/'
+`
+
+// hostStepsSource is what the probe says about the checkout.
+type hostStepsSource struct {
+	gitMissing bool
+	state      string // absent | empty | notgit | checkout
+	url        string
+	head       string
+	branch     string
+	localRef   string
+	remote     map[string]string // ref name → commit, from ls-remote
+	lsRemoteOK bool
+	lsRemote   string // ls-remote's output when it failed
+	subs       []string
+	changed    []string
+}
+
+func hostStepsParseSource(out string) hostStepsSource {
+	s := hostStepsSource{remote: map[string]string{}}
+	var lsOut []string
+	for _, line := range strings.Split(out, "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch k {
+		case "git":
+			s.gitMissing = true
+		case "state":
+			s.state = v
+		case "url":
+			s.url = v
+		case "head":
+			s.head = v
+		case "branch":
+			s.branch = v
+		case "local_ref":
+			s.localRef = v
+		case "remote":
+			lsOut = append(lsOut, v)
+			if sha, ref, ok := strings.Cut(v, "\t"); ok && len(sha) == 40 {
+				s.remote[ref] = sha
+			}
+		case "ls_remote_exit":
+			s.lsRemoteOK = v == "0"
+		case "sub":
+			s.subs = append(s.subs, v)
+		case "changed":
+			s.changed = append(s.changed, strings.TrimSpace(v))
+		}
+	}
+	if !s.lsRemoteOK {
+		s.lsRemote = strings.Join(lsOut, "\n")
+	}
+	return s
+}
+
+var hostStepsHexRe = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
+
+// hostStepsResolveRef says what source.ref is in the repository: a branch,
+// a tag (peeled to its commit) or a commit id; "" kind when it is none.
+func hostStepsResolveRef(s hostStepsSource, ref string) (kind, commit string) {
+	if c, ok := s.remote["refs/heads/"+ref]; ok {
+		return "branch", c
+	}
+	if c, ok := s.remote["refs/tags/"+ref+"^{}"]; ok {
+		return "tag", c
+	}
+	if c, ok := s.remote["refs/tags/"+ref]; ok {
+		return "tag", c
+	}
+	if hostStepsHexRe.MatchString(ref) {
+		if strings.HasPrefix(s.localRef, ref) {
+			return "commit", s.localRef
+		}
+		return "commit", ""
+	}
+	if !s.lsRemoteOK && s.localRef != "" { // repository unreachable: trust the last fetch
+		return "branch", s.localRef
+	}
+	return "", ""
+}
+
+// hostStepsSameRepo compares remote URLs ignoring a trailing slash or .git.
+func hostStepsSameRepo(a, b string) bool {
+	norm := func(s string) string {
+		return strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(s), "/"), ".git")
+	}
+	return norm(a) == norm(b)
+}
+
+// hostStepsSubmodulesReady: every submodule checked out at its recorded commit.
+func hostStepsSubmodulesReady(subs []string) (bool, string) {
+	for _, l := range subs {
+		if l == "" {
+			continue
+		}
+		switch l[0] {
+		case '-':
+			return false, "submodule not initialised: " + strings.Fields(l[1:])[1]
+		case '+':
+			return false, "submodule not at the recorded commit: " + strings.Fields(l[1:])[1]
+		case 'U':
+			return false, "submodule with merge conflicts: " + strings.Fields(l[1:])[1]
+		}
+	}
+	return true, ""
+}
+
+func hostStepsSourceProbeCmd(c *Cluster) remote.Command {
+	return remote.Command{
+		Line:  "env " + remote.Quote("AG_PATH="+c.Source.Path, "AG_REPO="+c.Source.Repo, "AG_REF="+c.Source.Ref) + " sh -s",
+		Stdin: []byte(hostStepsSourceProbe), Sudo: true,
+	}
+}
+
+func (s sourceStep) Check(ctx context.Context, env *Env) []HostCheck {
+	c := env.Cluster
+	return hostStepsCheckEach(ctx, env, s.ID(), s.Hosts(c), func(ctx context.Context, h *HostRunner) HostCheck {
+		res, err := h.Query(ctx, "inspect the checkout", hostStepsSourceProbeCmd(c))
+		if err != nil {
+			return HostCheck{Status: Unknown, Reason: err.Error()}
+		}
+		src := hostStepsParseSource(string(res.Stdout))
+		switch {
+		case src.gitMissing:
+			return HostCheck{Status: hostStepsNotDone(env, s.ID()), Reason: "git is not installed on the manager", Fix: "aginstall apply installs it and clones " + c.Source.Repo}
+		case src.state == "absent" || src.state == "empty":
+			return HostCheck{Status: hostStepsNotDone(env, s.ID()), Reason: c.Source.Path + " holds no checkout yet", Fix: "aginstall apply clones " + c.Source.Repo}
+		case src.state == "notgit":
+			return HostCheck{Status: Todo, Reason: c.Source.Path + " exists and is not a git checkout", Fix: "move it away, or choose another source.path"}
+		case !hostStepsSameRepo(src.url, c.Source.Repo):
+			return HostCheck{Status: Drifted, Reason: fmt.Sprintf("%s is a checkout of %s, not %s", c.Source.Path, src.url, c.Source.Repo),
+				Fix: "set source.repo to that URL, or move the folder away"}
+		}
+		kind, want := hostStepsResolveRef(src, c.Source.Ref)
+		local := ""
+		if len(src.changed) > 0 {
+			local = fmt.Sprintf("; %d files changed locally (%s)", len(src.changed), hostStepsShortList(src.changed))
+		}
+		if kind == "" {
+			return HostCheck{Status: Todo, Reason: fmt.Sprintf("%s has no branch, tag or commit %q", c.Source.Repo, c.Source.Ref), Fix: "fix source.ref"}
+		}
+		if want == "" || src.head != want {
+			return HostCheck{Status: hostStepsNotDone(env, s.ID()), Reason: fmt.Sprintf("HEAD is %s, %s %s is %s%s", hostStepsShort(src.head), kind, c.Source.Ref, hostStepsShort(want), local),
+				Fix: "aginstall apply checks it out (refused while tracked files are changed)"}
+		}
+		if ok, why := hostStepsSubmodulesReady(src.subs); !ok {
+			return HostCheck{Status: hostStepsNotDone(env, s.ID()), Reason: why, Fix: "aginstall apply runs git submodule update --init --recursive"}
+		}
+		return HostCheck{Status: Done, Reason: fmt.Sprintf("%s %s at %s, submodules ready%s", kind, c.Source.Ref, hostStepsShort(want), local)}
+	})
+}
+
+func (s sourceStep) Apply(ctx context.Context, env *Env) error {
+	c := env.Cluster
+	return env.Each(ctx, s.ID(), s.Hosts(c), func(ctx context.Context, h *HostRunner) error {
+		res, err := h.Query(ctx, "inspect the checkout", hostStepsSourceProbeCmd(c))
+		if err != nil {
+			return err
+		}
+		src := hostStepsParseSource(string(res.Stdout))
+		if src.gitMissing {
+			for _, cmd := range []hostStepsAptCmd{{"refresh the package lists", hostStepsAptEnv + "update"}, {"install git", hostStepsAptEnv + "install -y git"}} {
+				if err := hostStepsRunApt(ctx, h, cmd); err != nil {
+					return err
+				}
+			}
+			if !h.DryRun() {
+				if res, err = h.Query(ctx, "inspect the checkout", hostStepsSourceProbeCmd(c)); err != nil {
+					return err
+				}
+				src = hostStepsParseSource(string(res.Stdout))
+			}
+		}
+		fail := func(purpose, cmd string, err error, next string) error {
+			return &StepError{Step: s.ID(), Host: h.Host, Purpose: purpose, Command: cmd, Err: err, Next: next}
+		}
+		if src.state == "notgit" {
+			return fail("check "+c.Source.Path, "", errors.New("the folder exists, is not empty and is not a git checkout"),
+				"move it away (aginstall never deletes it), or set source.path to another folder")
+		}
+		kind, want := hostStepsResolveRef(src, c.Source.Ref)
+		lsCmd := "git ls-remote " + remote.Quote(c.Source.Repo, c.Source.Ref)
+		if !src.gitMissing && !src.lsRemoteOK && src.state != "checkout" {
+			return fail("reach the repository", lsCmd, errors.New(src.lsRemote),
+				"check source.repo and that the manager can reach it (proxy, firewall, credentials), then run again")
+		}
+		if kind == "" && !src.gitMissing {
+			return fail("find source.ref", lsCmd, fmt.Errorf("the repository %s has no branch, tag or commit named %q", c.Source.Repo, c.Source.Ref),
+				"set source.ref to an existing branch or tag (git ls-remote "+c.Source.Repo+" lists them)")
+		}
+		for _, cmd := range hostStepsSourceCmds(c.Source, src, kind, want) {
+			if cmd.refuse != "" {
+				return fail("switch to "+c.Source.Ref, "git status --porcelain", errors.New(cmd.refuse),
+					"commit or stash the changes (git -C "+remote.Quote(c.Source.Path)+" stash), then run aginstall apply again; nothing was changed")
+			}
+			rctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+			_, err := h.Run(rctx, cmd.purpose, remote.Command{Line: cmd.line, Sudo: true})
+			cancel()
+			if hostStepsRealErr(err) {
+				var se *StepError
+				if errors.As(err, &se) && se.Next == "" {
+					se.Next = "read git's message above; local changes are never discarded, fix them by hand, then run aginstall apply again"
+				}
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+type hostStepsSourceCmd struct{ purpose, line, refuse string }
+
+// hostStepsSourceCmds plans the git commands that bring the checkout to the
+// ref; a command with refuse set stops the plan (local changes in the way).
+func hostStepsSourceCmds(spec SourceSpec, src hostStepsSource, kind, want string) []hostStepsSourceCmd {
+	path := remote.Quote(spec.Path)
+	gitC := hostStepsGit + "-C " + path + " "
+	subs := hostStepsSourceCmd{"initialise the submodules", gitC + "submodule update --init --recursive", ""}
+	if src.state != "checkout" {
+		if kind == "commit" {
+			return []hostStepsSourceCmd{
+				{"clone " + spec.Repo, hostStepsGit + "clone --recursive -- " + remote.Quote(spec.Repo, spec.Path), ""},
+				{"check out " + spec.Ref, gitC + "checkout --detach " + remote.Quote(spec.Ref), ""},
+				subs,
+			}
+		}
+		return []hostStepsSourceCmd{{"clone " + spec.Repo + " at " + spec.Ref,
+			hostStepsGit + "clone --recursive --branch " + remote.Quote(spec.Ref) + " -- " + remote.Quote(spec.Repo, spec.Path), ""}}
+	}
+	if want != "" && src.head == want {
+		if ok, _ := hostStepsSubmodulesReady(src.subs); ok {
+			return nil
+		}
+		return []hostStepsSourceCmd{subs}
+	}
+	if len(src.changed) > 0 {
+		return []hostStepsSourceCmd{{refuse: fmt.Sprintf("%s has local changes to tracked files (%s); switching to %s %s could lose them",
+			spec.Path, hostStepsShortList(src.changed), kind, spec.Ref)}}
+	}
+	var checkout string
+	switch kind {
+	case "branch":
+		checkout = gitC + "checkout " + remote.Quote(spec.Ref) + " && " + gitC + "merge --ff-only " + remote.Quote("origin/"+spec.Ref)
+	case "tag":
+		checkout = gitC + "checkout --detach " + remote.Quote("refs/tags/"+spec.Ref)
+	default:
+		checkout = gitC + "checkout --detach " + remote.Quote(spec.Ref)
+	}
+	return []hostStepsSourceCmd{
+		{"fetch " + spec.Repo, gitC + "fetch --tags origin", ""},
+		{"check out " + kind + " " + spec.Ref, checkout, ""},
+		subs,
+	}
+}
+
+func hostStepsShort(sha string) string {
+	if sha == "" {
+		return "unknown"
+	}
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+func hostStepsShortList(items []string) string {
+	if len(items) > 5 {
+		return strings.Join(items[:5], ", ") + fmt.Sprintf(" and %d more", len(items)-5)
+	}
+	return strings.Join(items, ", ")
+}

@@ -1,0 +1,78 @@
+package steps
+
+import (
+	"strings"
+	"testing"
+)
+
+const hostStepsTestSHA = "0123456789abcdef0123456789abcdef01234567"
+
+func TestParseSourceAndResolve(t *testing.T) {
+	out := "ls_remote_exit=0\nremote=" + hostStepsTestSHA + "\trefs/heads/master\nremote=" + strings.Repeat("b", 40) + "\trefs/tags/v1\n" +
+		"remote=" + strings.Repeat("c", 40) + "\trefs/tags/v1^{}\n" +
+		"state=checkout\nurl=http://x/repo.git/\nhead=" + hostStepsTestSHA + "\nbranch=master\nlocal_ref=" + hostStepsTestSHA + "\n" +
+		"sub= " + hostStepsTestSHA + " autograder-server (heads/master)\nsub=-" + hostStepsTestSHA + " ag-website-vue\nchanged=M docker-compose.yml\n"
+	s := hostStepsParseSource(out)
+	if s.state != "checkout" || !s.lsRemoteOK || s.branch != "master" || len(s.subs) != 2 || s.changed[0] != "M docker-compose.yml" {
+		t.Fatalf("%+v", s)
+	}
+	if !hostStepsSameRepo(s.url, "http://x/repo") || hostStepsSameRepo(s.url, "http://y/repo") {
+		t.Error("same repo")
+	}
+	if ok, why := hostStepsSubmodulesReady(s.subs); ok || why != "submodule not initialised: ag-website-vue" {
+		t.Errorf("subs: %v %q", ok, why)
+	}
+	for ref, want := range map[string]string{"master": "branch " + hostStepsTestSHA, "v1": "tag " + strings.Repeat("c", 40),
+		"0123456": "commit " + hostStepsTestSHA, "abcdef0": "commit ", "nope": " "} {
+		k, c := hostStepsResolveRef(s, ref)
+		if k+" "+c != want {
+			t.Errorf("%s: %q %q", ref, k, c)
+		}
+	}
+	failed := hostStepsParseSource("ls_remote_exit=128\nremote=fatal: repository 'http://x/' not found\nstate=absent\n")
+	if failed.lsRemoteOK || failed.lsRemote != "fatal: repository 'http://x/' not found" {
+		t.Fatalf("%+v", failed)
+	}
+}
+
+func TestSourceCmds(t *testing.T) {
+	spec := SourceSpec{Repo: "https://github.com/eecs-autograder/autograder-full-stack.git", Ref: "master", Path: "/srv/my ag's"}
+	join := func(cs []hostStepsSourceCmd) string {
+		var l []string
+		for _, c := range cs {
+			l = append(l, c.line+c.refuse)
+		}
+		return strings.Join(l, "\n")
+	}
+	fresh := join(hostStepsSourceCmds(spec, hostStepsSource{state: "empty"}, "branch", hostStepsTestSHA))
+	if fresh != `GIT_TERMINAL_PROMPT=0 git -c safe.directory='*' clone --recursive --branch master -- https://github.com/eecs-autograder/autograder-full-stack.git '/srv/my ag'"'"'s'` {
+		t.Errorf("fresh clone:\n%s", fresh)
+	}
+	byCommit := join(hostStepsSourceCmds(SourceSpec{Repo: spec.Repo, Ref: "0123456", Path: "/srv/ag"}, hostStepsSource{state: "absent"}, "commit", ""))
+	if !strings.Contains(byCommit, "clone --recursive -- ") || !strings.Contains(byCommit, "-C /srv/ag checkout --detach 0123456") ||
+		!strings.Contains(byCommit, "submodule update --init --recursive") {
+		t.Errorf("commit clone:\n%s", byCommit)
+	}
+	done := hostStepsSource{state: "checkout", head: hostStepsTestSHA}
+	if cmds := hostStepsSourceCmds(spec, done, "branch", hostStepsTestSHA); len(cmds) != 0 {
+		t.Errorf("done checkout: %v", cmds)
+	}
+	done.subs = []string{"-abc sub"}
+	if got := join(hostStepsSourceCmds(spec, done, "branch", hostStepsTestSHA)); !strings.HasSuffix(got, "submodule update --init --recursive") {
+		t.Errorf("subs: %s", got)
+	}
+	moved := hostStepsSource{state: "checkout", head: strings.Repeat("a", 40), changed: []string{"M docker-compose.yml"}}
+	cmds := hostStepsSourceCmds(SourceSpec{Repo: spec.Repo, Ref: "v2", Path: "/srv/ag"}, moved, "tag", hostStepsTestSHA)
+	if len(cmds) != 1 || !strings.Contains(cmds[0].refuse, "local changes to tracked files (M docker-compose.yml)") {
+		t.Errorf("local changes not refused: %+v", cmds)
+	}
+	moved.changed = nil
+	got := join(hostStepsSourceCmds(SourceSpec{Repo: spec.Repo, Ref: "v2", Path: "/srv/ag"}, moved, "tag", hostStepsTestSHA))
+	if !strings.Contains(got, "fetch --tags origin") || !strings.Contains(got, "checkout --detach refs/tags/v2") || !strings.Contains(got, "submodule update") {
+		t.Errorf("switch to tag:\n%s", got)
+	}
+	got = join(hostStepsSourceCmds(SourceSpec{Repo: spec.Repo, Ref: "dev", Path: "/srv/ag"}, moved, "branch", hostStepsTestSHA))
+	if !strings.Contains(got, "checkout dev && GIT_TERMINAL_PROMPT=0 git -c safe.directory='*' -C /srv/ag merge --ff-only origin/dev") {
+		t.Errorf("switch to branch:\n%s", got)
+	}
+}
