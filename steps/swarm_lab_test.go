@@ -1,0 +1,221 @@
+//go:build lab
+
+package steps
+
+import (
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+)
+
+// TestSwarmStepsLab takes fresh lab hosts through discover and docker (the
+// engine), then swarm, network, labels and registry, and checks the result
+// by asking the Docker API of node1 directly, not our records or state.
+func TestSwarmStepsLab(t *testing.T) {
+	env, _ := labEnv(t)
+	ctx := labCtx(t)
+	en := &Engine{Env: env}
+	step := func(id string) Step {
+		s, ok := ByID(id)
+		if !ok {
+			t.Fatalf("no step %s registered", id)
+		}
+		return s
+	}
+	timed := func(what string, f func() error) {
+		t.Helper()
+		start := time.Now()
+		if err := f(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		t.Logf("%s: %s", what, time.Since(start).Round(time.Millisecond))
+	}
+	for _, id := range []string{"discover", "docker"} {
+		timed("apply "+id, func() error { return en.ApplyStep(ctx, step(id)) })
+	}
+
+	ours := []Step{step("swarm"), step("network"), step("labels"), step("registry")}
+	plan := &Engine{Env: env, Steps: ours}
+	timed("plan swarm..registry", func() error { _, err := plan.Plan(ctx); return err })
+	var planned []string
+	for _, r := range env.Runner.Mutations() {
+		if r.DryRun {
+			planned = append(planned, r.Host+" "+strings.SplitN(r.Command, "(", 2)[0])
+		}
+		if strings.Contains(r.Command, "SWMTKN") {
+			t.Errorf("a join token reached a record: %s", r.Command)
+		}
+	}
+	slices.Sort(planned)
+	want := []string{"node1 NetworkCreate", "node1 NodeUpdate", "node1 NodeUpdate", "node1 NodeUpdate", "node1 ServiceCreate", "node1 SwarmInit", "node2 SwarmJoin", "node3 SwarmJoin"}
+	if !slices.Equal(planned, want) {
+		t.Errorf("plan before the swarm exists:\n got %q\nwant %q", planned, want)
+	}
+
+	for _, s := range ours {
+		timed("apply "+s.ID(), func() error { return en.ApplyStep(ctx, s) })
+	}
+
+	dc := labDocker(t, env, "node1")
+	nodes, err := dc.NodeList(ctx, client.NodeListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idOf := map[string]string{}
+	for _, n := range nodes.Items {
+		idOf[n.Description.Hostname] = n.ID
+		if n.Status.State != swarm.NodeStateReady {
+			t.Errorf("node %s is %s", n.Description.Hostname, n.Status.State)
+		}
+		want := env.Cluster.Hosts[slices.IndexFunc(env.Cluster.Hosts, func(h HostSpec) bool { return h.Name == n.Description.Hostname })].Labels
+		if got, w := labelsOn(n.Spec.Labels), slices.Sorted(slices.Values(want)); !slices.Equal(got, w) {
+			t.Errorf("labels of %s: got %v, want the cluster file's %v", n.Description.Hostname, got, w)
+		}
+	}
+	if len(nodes.Items) != 3 || len(idOf) != 3 {
+		t.Errorf("want 3 nodes node1..node3, got %v", idOf)
+	}
+	nets, err := dc.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("name", NetworkName)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(nets.Items, func(n network.Summary) bool { return n.Name == NetworkName }); i < 0 ||
+		nets.Items[i].Driver != "overlay" || !nets.Items[i].Attachable {
+		t.Errorf("network %s missing, not overlay or not attachable: %+v", NetworkName, nets.Items)
+	}
+	tasks, err := dc.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", "registry").Add("desired-state", "running")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks.Items) != 1 || tasks.Items[0].Status.State != swarm.TaskStateRunning || tasks.Items[0].NodeID != idOf["node1"] {
+		t.Errorf("want one running registry task on node1 (%s), got %+v", idOf["node1"], tasks.Items)
+	}
+
+	// A second apply changes nothing: through the engine and by each Apply itself.
+	before := len(env.Runner.Mutations())
+	for _, s := range ours {
+		timed("apply again "+s.ID(), func() error { return en.ApplyStep(ctx, s) })
+		timed("Apply again "+s.ID(), func() error { return s.Apply(ctx, env) })
+	}
+	if m := env.Runner.Mutations()[before:]; len(m) != 0 {
+		t.Errorf("the second apply changed things: %+v", m)
+	}
+
+	t.Run("relabel moves cache", func(t *testing.T) { labRelabelMove(t, env, dc) })
+	t.Run("concurrent change", func(t *testing.T) { labRelabelConflict(t, env, dc) })
+}
+
+func labDocker(t *testing.T, env *Env, host string) *client.Client {
+	t.Helper()
+	conn, err := env.Runner.Dial.Conn(labCtx(t), host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := conn.Docker(labCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dc
+}
+
+// labNodeLabels asks the API for a node's labels by hostname.
+func labNodeLabels(t *testing.T, dc *client.Client, hostname string) (swarm.Node, []string) {
+	t.Helper()
+	res, err := dc.NodeList(labCtx(t), client.NodeListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range res.Items {
+		if n.Description.Hostname == hostname {
+			return n, labelsOn(n.Spec.Labels)
+		}
+	}
+	t.Fatalf("no node %s", hostname)
+	return swarm.Node{}, nil
+}
+
+func labMove(before map[string][]string, label, from, to string) map[string][]string {
+	after := maps.Clone(before)
+	after[from] = slices.DeleteFunc(slices.Clone(before[from]), func(l string) bool { return l == label })
+	after[to] = append(slices.Clone(before[to]), label)
+	return after
+}
+
+func labRelabelMove(t *testing.T, env *Env, dc *client.Client) {
+	ctx := labCtx(t)
+	start := time.Now()
+	before, nodes, err := ReadLabels(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before) != 3 || !slices.Contains(before["node2"], "cache") {
+		t.Fatalf("ReadLabels: %v", before)
+	}
+	plan := PlanRelabelFor(nodes, before, labMove(before, "cache", "node2", "node3"))
+	if got := plan.NeedsTypedConfirm(); !slices.Equal(got, []string{"cache"}) {
+		t.Errorf("typed confirmation for %v, want [cache]", got)
+	}
+	if len(plan.Moves) != 1 || plan.Moves[0].From != "node2" || plan.Moves[0].To != "node3" || !strings.Contains(plan.Moves[0].HowTo, "ag-stack_redisdata") {
+		t.Errorf("move warning %+v", plan.Moves)
+	}
+	if err := ApplyRelabel(ctx, env, plan, []string{"redis"}); err == nil || !strings.Contains(err.Error(), `type "cache"`) {
+		t.Errorf("a move without typing cache: %v", err)
+	}
+	if _, l := labNodeLabels(t, dc, "node3"); slices.Contains(l, "cache") {
+		t.Fatal("cache moved without the typed confirmation")
+	}
+	if err := ApplyRelabel(ctx, env, plan, []string{"cache"}); err != nil {
+		t.Fatal(err)
+	}
+	_, l2 := labNodeLabels(t, dc, "node2")
+	_, l3 := labNodeLabels(t, dc, "node3")
+	if slices.Contains(l2, "cache") || !slices.Contains(l3, "cache") || !slices.Contains(l2, "grader") {
+		t.Errorf("after the move: node2 %v, node3 %v", l2, l3)
+	}
+	t.Logf("relabel read+plan+apply: %s", time.Since(start).Round(time.Millisecond))
+}
+
+// A change made by someone else between ReadLabels and ApplyRelabel (here a
+// direct NodeUpdate that only bumps node3's version) is detected, reported
+// and nothing is overwritten; an update at a stale version is refused by the
+// swarm itself, and reported the same way.
+func labRelabelConflict(t *testing.T, env *Env, dc *client.Client) {
+	ctx := labCtx(t)
+	before, nodes, err := ReadLabels(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := PlanRelabelFor(nodes, before, labMove(before, "cache", "node3", "node2"))
+	n3, _ := labNodeLabels(t, dc, "node3")
+	spec := n3.Spec
+	spec.Labels = maps.Clone(n3.Spec.Labels)
+	spec.Labels["aglab-touched"] = "1"
+	if _, err := dc.NodeUpdate(ctx, n3.ID, client.NodeUpdateOptions{Version: n3.Version, Spec: spec}); err != nil {
+		t.Fatal(err)
+	}
+	err = ApplyRelabel(ctx, env, plan, []string{"cache"})
+	var ce *LabelConflictError
+	if !errors.As(err, &ce) || ce.Node != "node3" || !strings.Contains(err.Error(), "the labels of node3 changed while aginstall was applying them; run again to see the new state") {
+		t.Fatalf("concurrent change: %v", err)
+	}
+	_, l2 := labNodeLabels(t, dc, "node2")
+	_, l3 := labNodeLabels(t, dc, "node3")
+	if slices.Contains(l2, "cache") || !slices.Contains(l3, "cache") {
+		t.Errorf("something was overwritten: node2 %v, node3 %v", l2, l3)
+	}
+	t.Logf("reported: %v", err)
+
+	// The swarm's own check: an update at the version read before the bump.
+	err = labelsUpdate(ctx, env.On("relabel", env.Cluster.Manager), "node3", n3, []string{"grader"}, "label node3")
+	if !errors.As(err, &ce) || !labelsIsConflict(ce.Err) {
+		t.Fatalf("stale version: want the swarm's update out of sequence, got %v", err)
+	}
+	t.Logf("swarm said: %v", ce.Err)
+}
