@@ -177,8 +177,9 @@ func (c *Conn) cancel(sess *ssh.Session, pgid chan int, asRoot bool) {
 		ctx, cancel := context.WithTimeout(context.Background(), killDeadline)
 		defer cancel()
 		g := strconv.Itoa(n)
-		script := "kill -TERM -- -" + g + " 2>/dev/null; i=0; while kill -0 -- -" + g +
-			" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; kill -KILL -- -" + g + " 2>/dev/null; exit 0"
+		// "kill -SIG -PGID" is the form both bash and dash (sudo's sh) accept.
+		script := "kill -TERM -" + g + " 2>/dev/null; i=0; while kill -0 -" + g +
+			" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; kill -KILL -" + g + " 2>/dev/null; exit 0"
 		_, _ = c.Run(ctx, Command{Line: script, Sudo: asRoot}, nil)
 	}
 	sess.Close()
