@@ -1,0 +1,78 @@
+package steps
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"aginstall/assets"
+)
+
+func TestAdminParse(t *testing.T) {
+	r, err := adminParse("some Django warning\nAGINSTALL_RESULT {\"mode\":\"check\",\"email\":\"a@b\",\"course\":\"C\",\"user_exists\":true,\"course_exists\":true,\"is_admin\":true,\"course_name\":\"C\"}\n")
+	if err != nil || !r.adminDone() || *r.CourseName != "C" {
+		t.Fatalf("%+v %v", r, err)
+	}
+	if _, err := adminParse("Traceback ...\nNameError: x\n"); err == nil {
+		t.Fatal("no result line must be an error")
+	}
+	if (AdminResult{UserExists: true, Course: "C", CourseExists: true}).adminDone() {
+		t.Fatal("a course without the user as admin is not done")
+	}
+}
+
+// TestCreateAdminScriptWithDjango runs assets/create_admin.py the way the
+// step does (manage.py shell -c, JSON in AGINSTALL_ADMIN) against the lab's
+// stand-in server with the real Django from Debian (python3-django) on this
+// machine, so the script's logic is tested without the lab.
+func TestCreateAdminScriptWithDjango(t *testing.T) {
+	py := "/usr/bin/python3"
+	if exec.Command(py, "-c", "import django").Run() != nil {
+		t.Skip("needs Debian's python3-django on this machine (apt-get install python3-django); the lab test covers the script too")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("cp", "-r", "../testdata/lab/standin/autograder-server", dir).CombinedOutput(); err != nil {
+		t.Fatal(string(out))
+	}
+	srv := filepath.Join(dir, "autograder-server")
+	run := func(extra []string, args ...string) []byte {
+		cmd := exec.Command(py, args...)
+		cmd.Dir = srv
+		cmd.Env = append(os.Environ(), "DJANGO_SETTINGS_MODULE=autograder.settings.production", "MEDIA_ROOT="+srv)
+		cmd.Env = append(cmd.Env, extra...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+	run(nil, "generate_secrets.py")
+	run(nil, "manage.py", "migrate", "--no-input")
+	tricky := `O'Brien "EECS" $(touch ` + filepath.Join(dir, "x") + `) ü 😀`
+	admin := func(mode string) AdminResult {
+		req, _ := json.Marshal(map[string]string{"mode": mode, "email": "prof@example.edu", "course": tricky})
+		r, err := adminParse(string(run([]string{"AGINSTALL_ADMIN=" + string(req)}, "manage.py", "shell", "-c", assets.CreateAdminScript)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := admin("check"); r.UserExists || r.CourseExists {
+		t.Fatalf("check on an empty database: %+v", r)
+	}
+	if r := admin("apply"); !r.UserCreated || !r.CourseCreated || !r.AdminAdded || !r.IsSuperuser || !r.adminDone() {
+		t.Fatalf("first apply: %+v", r)
+	}
+	r := admin("apply")
+	if r.UserCreated || r.CourseCreated || r.AdminAdded || !r.adminDone() {
+		t.Fatalf("second apply must change nothing: %+v", r)
+	}
+	if *r.CourseName != tricky {
+		t.Fatalf("course name %q, want %q", *r.CourseName, tricky)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x")); err == nil {
+		t.Fatal("the course name was executed")
+	}
+}

@@ -1,0 +1,296 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/moby/moby/client"
+
+	"aginstall/remote"
+	"aginstall/steps/edit"
+)
+
+// siteFake is an in-memory manager and webserver for the settings step's
+// own logic (what it reads, computes and writes); the real thing runs on the lab.
+type siteFake struct {
+	mu          sync.Mutex
+	files       map[string][]byte // host:path
+	modes       map[string]os.FileMode
+	ran         []string
+	secretsMade bool
+}
+
+type siteFakeConn struct {
+	f    *siteFake
+	host string
+}
+
+func (f *siteFake) Conn(ctx context.Context, host string) (Conn, error) { return siteFakeConn{f, host}, nil }
+
+var siteFakeTestRe = regexp.MustCompile(`\[ -[sf] '?([^ ']+)'? \]`)
+
+func (c siteFakeConn) Run(ctx context.Context, cmd remote.Command, out func(remote.Line)) (remote.Result, error) {
+	c.f.mu.Lock()
+	defer c.f.mu.Unlock()
+	c.f.ran = append(c.f.ran, c.host+": "+cmd.Line)
+	var stdout []string
+	switch {
+	case strings.Contains(cmd.Line, "generate_secrets.py"):
+		c.f.secretsMade = true
+	case strings.Contains(cmd.Line, "[ -s "):
+		if !c.f.secretsMade {
+			stdout = settingsSecretFiles
+		}
+	case strings.Contains(cmd.Line, "[ -f "):
+		for _, m := range siteFakeTestRe.FindAllStringSubmatch(cmd.Line, -1) {
+			if _, ok := c.f.files[c.host+":"+m[1]]; !ok {
+				stdout = append(stdout, m[1])
+			}
+		}
+	}
+	return remote.Result{Stdout: []byte(strings.Join(stdout, "\n"))}, nil
+}
+
+func (c siteFakeConn) ReadFile(ctx context.Context, p string, sudo bool) ([]byte, error) {
+	c.f.mu.Lock()
+	defer c.f.mu.Unlock()
+	v, ok := c.f.files[c.host+":"+p]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", p, os.ErrNotExist)
+	}
+	return v, nil
+}
+
+func (c siteFakeConn) WriteFile(ctx context.Context, p string, data []byte, opt remote.WriteOptions) (string, error) {
+	c.f.mu.Lock()
+	defer c.f.mu.Unlock()
+	c.f.files[c.host+":"+p] = data
+	c.f.modes[c.host+":"+p] = opt.Mode
+	return p + ".bak", nil
+}
+
+func (c siteFakeConn) Docker(ctx context.Context) (*client.Client, error) {
+	return nil, errors.New("no docker in the fake")
+}
+
+const siteTestCluster = `name: t
+manager: node1
+hosts:
+  - {name: node1, address: 10.0.0.11, labels: [webserver, registry, database]}
+  - {name: node2, address: 10.0.0.12, labels: [django_app, grader]}
+source: {path: /srv/ag}
+swarm: {publish_mode: host}
+tuning: {gunicorn_workers: 3, celery_concurrency: {grader: 3}, client_max_body_size: 40M, max_subprocess_timeout: 120, sysadmin_contact: "O'Brien \"x\" $(y)"}
+site: {domain: ag.example.edu, tls_cert: /etc/ssl/certs/ag.cert, tls_key: /etc/ssl/private/ag.key, postgres_image: "postgres:15"%s}
+admin: {email: a@example.edu, course: "C 101"}
+`
+
+// siteTestEnv loads the lab's stand-in checkout (it carries the real lines)
+// into a fake manager, with the TLS files present on node1.
+func siteTestEnv(t *testing.T, extraSite string) (*Env, *siteFake, *[]Event) {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "aginstall.yaml")
+	c, err := ParseCluster(p, []byte(fmt.Sprintf(siteTestCluster, extraSite)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &siteFake{files: map[string][]byte{}, modes: map[string]os.FileMode{}}
+	standin := map[string]string{
+		edit.ComposeFile:     "autograder-full-stack/docker-compose.yml",
+		edit.NginxFile:       "autograder-full-stack/nginx/production/conf.d/default.conf",
+		edit.ProdEnvFile:     "autograder-server/_prod.env",
+		edit.ConstantsPyFile: "autograder-server/autograder/core/constants.py",
+		edit.ConstantsTSFile: "ag-website-vue/src/constants.ts",
+	}
+	for dst, src := range standin {
+		data, err := os.ReadFile(filepath.Join("../testdata/lab/standin", src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.files["node1:"+path.Join("/srv/ag", dst)] = data
+	}
+	f.files["node1:/etc/ssl/certs/ag.cert"] = []byte("cert")
+	f.files["node1:/etc/ssl/private/ag.key"] = []byte("key")
+	st, err := LoadState(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := &Secrets{}
+	log, err := OpenLog(filepath.Join(dir, "logs"), c.Name, sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() })
+	var mu sync.Mutex
+	var events []Event
+	sink := func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() }
+	return &Env{Cluster: c, State: st, Secrets: sec, Runner: &Runner{Dial: f, Log: log, Secrets: sec, Sink: sink}}, f, &events
+}
+
+func TestSettingsApplyThenNothing(t *testing.T) {
+	ctx := context.Background()
+	env, f, events := siteTestEnv(t, "")
+	s := settingsStep{}
+	if got := s.Check(ctx, env); got[0].Status != Todo || !strings.Contains(got[0].Reason, "database password is to be generated") {
+		t.Fatalf("check before: %+v", got)
+	}
+	if err := s.Apply(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	env1 := string(f.files["node1:/srv/ag/"+edit.ProdEnvFile])
+	pw, keep := settingsCurrentPassword([]byte(env1))
+	if !keep || !regexp.MustCompile(`^[A-Za-z0-9]{32}$`).MatchString(pw) {
+		t.Fatalf("generated password %q is not 32 of [A-Za-z0-9]", pw)
+	}
+	compose := string(f.files["node1:/srv/ag/"+edit.ComposeFile])
+	if !strings.Contains(compose, pw) || !strings.Contains(compose, "image: postgres:15") || !strings.Contains(compose, "--workers=3") {
+		t.Fatalf("compose not edited as asked:\n%s", compose)
+	}
+	if !f.secretsMade {
+		t.Fatal("generate_secrets.py was not run while its outputs were missing")
+	}
+	// The password is in no record, no event and not in the log.
+	for _, r := range env.Runner.Records() {
+		if strings.Contains(r.Command+r.Diff+r.Error, pw) {
+			t.Fatalf("password in record %+v", r)
+		}
+	}
+	warned := false
+	for _, e := range *events {
+		if strings.Contains(fmt.Sprintf("%+v", e), pw) {
+			t.Fatalf("password in event %+v", e)
+		}
+		if o, ok := e.(HostOutput); ok && strings.Contains(o.Text, "dump it (pg_dumpall)") {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Error("no warning about the postgres image change")
+	}
+	env.Runner.Log.Close()
+	logs, _ := filepath.Glob(filepath.Join(filepath.Dir(env.Cluster.Path), "logs", "*"))
+	for _, l := range logs {
+		data, _ := os.ReadFile(l)
+		if strings.Contains(string(data), pw) {
+			t.Fatalf("password in the log %s", l)
+		}
+	}
+	if got := s.Check(ctx, env); !AllDone(got) {
+		t.Fatalf("check after apply: %+v", got)
+	}
+	// A second apply changes nothing and keeps the password.
+	n := len(env.Runner.Mutations())
+	if err := s.Apply(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	if m := env.Runner.Mutations()[n:]; len(m) != 0 {
+		t.Fatalf("second apply mutated: %+v", m)
+	}
+	if string(f.files["node1:/srv/ag/"+edit.ProdEnvFile]) != env1 {
+		t.Fatal("second apply changed _prod.env")
+	}
+}
+
+func TestSettingsMissingTargetWritesNothing(t *testing.T) {
+	env, f, _ := siteTestEnv(t, "")
+	key := "node1:/srv/ag/" + edit.ConstantsTSFile
+	f.files[key] = []byte(regexp.MustCompile(`(?m)^export const MAX_COMMAND_TIMEOUT.*\n`).ReplaceAllString(string(f.files[key]), ""))
+	err := settingsStep{}.Apply(context.Background(), env)
+	if err == nil || !strings.Contains(err.Error(), edit.ConstantsTSFile) || !strings.Contains(err.Error(), "MAX_COMMAND_TIMEOUT") {
+		t.Fatalf("want an error naming %s and MAX_COMMAND_TIMEOUT, got %v", edit.ConstantsTSFile, err)
+	}
+	if m := env.Runner.Mutations(); len(m) != 0 {
+		t.Fatalf("wrote despite the error: %+v", m)
+	}
+}
+
+func TestSettingsTLSMissing(t *testing.T) {
+	env, f, _ := siteTestEnv(t, "")
+	delete(f.files, "node1:/etc/ssl/private/ag.key")
+	checks := settingsStep{}.Check(context.Background(), env)
+	if checks[0].Status != Todo || !strings.Contains(checks[0].Reason, "/etc/ssl/private/ag.key") || checks[0].Fix == "" {
+		t.Fatalf("check must name the missing key with a fix: %+v", checks)
+	}
+	err := settingsStep{}.Apply(context.Background(), env)
+	var se *StepError
+	if !errors.As(err, &se) || se.Host != "node1" || !strings.Contains(err.Error(), "/etc/ssl/private/ag.key") || se.Next == "" {
+		t.Fatalf("want a StepError on node1 naming the key, got %v", err)
+	}
+	if m := env.Runner.Mutations(); len(m) != 0 {
+		t.Fatalf("wrote despite the error: %+v", m)
+	}
+}
+
+func TestSettingsKeepsPasswordAndCopiesOAuth(t *testing.T) {
+	oauth := filepath.Join(t.TempDir(), "client.json")
+	os.WriteFile(oauth, []byte(`{"web":{"client_secret":"s3cr3t-value"}}`), 0o600)
+	env, f, _ := siteTestEnv(t, ", oauth_secrets: "+oauth+", oauth_provider: azure")
+	key := "node1:/srv/ag/" + edit.ProdEnvFile
+	f.files[key] = []byte(strings.Replace(string(f.files[key]), "AG_DB_PASSWORD=postgres", "AG_DB_PASSWORD=KeepMe1234567890", 1))
+	if err := (settingsStep{}).Apply(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(f.files[key]), "AG_DB_PASSWORD=KeepMe1234567890\n") || !strings.Contains(string(f.files[key]), "OAUTH2_PROVIDER=azure") {
+		t.Fatalf("password not kept or provider not set:\n%s", f.files[key])
+	}
+	if !strings.Contains(string(f.files["node1:/srv/ag/"+edit.ComposeFile]), "KeepMe1234567890") {
+		t.Fatal("compose POSTGRES_PASSWORD not set to the kept password")
+	}
+	dst := "node1:/srv/ag/" + settingsOAuthFile
+	if string(f.files[dst]) != `{"web":{"client_secret":"s3cr3t-value"}}` || f.modes[dst] != 0o600 {
+		t.Fatalf("OAuth file %q mode %v", f.files[dst], f.modes[dst])
+	}
+	for _, r := range env.Runner.Records() {
+		if strings.Contains(r.Command+r.Diff, "s3cr3t") || strings.Contains(r.Command+r.Diff, "KeepMe1234567890") {
+			t.Fatalf("secret in record %+v", r)
+		}
+	}
+}
+
+func TestSettingsPlanBeforeCheckout(t *testing.T) {
+	env, f, _ := siteTestEnv(t, "")
+	for k := range f.files {
+		if strings.HasPrefix(k, "node1:/srv/ag/") {
+			delete(f.files, k)
+		}
+	}
+	env.Runner.DryRun = true
+	if err := (settingsStep{}).Apply(context.Background(), env); err != nil && !errors.Is(err, ErrDryRun) {
+		t.Fatal(err)
+	}
+	var planned []string
+	for _, r := range env.Runner.Mutations() {
+		planned = append(planned, r.Command)
+	}
+	if len(planned) != 6 || !strings.Contains(strings.Join(planned, "\n"), "generate_secrets.py") {
+		t.Fatalf("a plan before the checkout must show the 5 edits and the secrets: %q", planned)
+	}
+	if len(f.files) != 2 {
+		t.Fatalf("a dry run wrote files: %v", f.files)
+	}
+}
+
+func TestSettingsNewPassword(t *testing.T) {
+	seen := map[string]bool{}
+	for range 50 {
+		pw, err := settingsNewPassword()
+		if err != nil || !regexp.MustCompile(`^[A-Za-z0-9]{32}$`).MatchString(pw) || seen[pw] {
+			t.Fatalf("bad or repeated password %q (%v)", pw, err)
+		}
+		seen[pw] = true
+	}
+	for in, want := range map[string]bool{"AG_DB_PASSWORD=postgres\n": false, "AG_DB_PASSWORD=\n": false, "X=1\nAG_DB_PASSWORD=abcdefgh12\r\n": true, "# AG_DB_PASSWORD=abc\n": false} {
+		if _, keep := settingsCurrentPassword([]byte(in)); keep != want {
+			t.Errorf("%q: keep=%v, want %v", in, keep, want)
+		}
+	}
+}
