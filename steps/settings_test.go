@@ -33,7 +33,9 @@ type siteFakeConn struct {
 	host string
 }
 
-func (f *siteFake) Conn(ctx context.Context, host string) (Conn, error) { return siteFakeConn{f, host}, nil }
+func (f *siteFake) Conn(ctx context.Context, host string) (Conn, error) {
+	return siteFakeConn{f, host}, nil
+}
 
 var siteFakeTestRe = regexp.MustCompile(`\[ -[sf] '?([^ ']+)'? \]`)
 
