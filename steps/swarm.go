@@ -280,16 +280,14 @@ func (swarmStep) Check(ctx context.Context, env *Env) []HostCheck {
 			c.Fix = "make sure Docker runs on " + h + " (the docker step), then check again"
 		case h == mgr && si.LocalNodeState == swarm.LocalNodeStateInactive:
 			c.Status, c.Reason = Todo, "no swarm yet: apply creates it here (SwarmInit)"
-		case h == mgr && !v.isManager:
+		case h == mgr && !v.isManager && si.LocalNodeState == swarm.LocalNodeStateActive:
 			c.Status, c.Reason = Drifted, fmt.Sprintf("in another swarm (%s, state %s) as a worker, so it cannot manage this one", swarmOther(si), si.LocalNodeState)
-			c.Fix = "apply asks before making it leave that swarm"
+			c.Fix = "if that swarm is the one to use, set manager: in the cluster file to its manager; else apply asks before making " + h + " leave it"
 		case si.LocalNodeState == swarm.LocalNodeStateInactive:
 			c.Status, c.Reason = Todo, "not in a swarm: apply joins it as a worker"
-		case v.isManager && si.LocalNodeState == swarm.LocalNodeStateActive:
-			c.Status, c.Reason = Drifted, fmt.Sprintf("in another swarm (%s), not in the manager's swarm %s", swarmOther(si), swarmShort(v.swarmID))
-			c.Fix = "apply asks before making it leave that swarm"
 		case si.LocalNodeState == swarm.LocalNodeStateActive:
-			c.Status, c.Reason = Todo, fmt.Sprintf("in swarm %s; joins once %s manages a swarm", swarmOther(si), mgr)
+			c.Status, c.Reason = Drifted, fmt.Sprintf("in another swarm (%s), not in the swarm of %s", swarmOther(si), mgr)
+			c.Fix = "apply asks before making it leave that swarm"
 		default:
 			c.Status, c.Reason = Drifted, fmt.Sprintf("swarm state %s %s", si.LocalNodeState, si.Error)
 			c.Fix = fmt.Sprintf("run `docker swarm leave --force` on %s, then apply again", h)
@@ -472,7 +470,7 @@ func swarmLeaveOther(ctx context.Context, env *Env, h *HostRunner, si swarm.Info
 	if env.Confirm == nil || !env.Confirm(q) {
 		return &StepError{Step: "swarm", Host: h.Host, Purpose: "join the swarm", Command: "Info()",
 			Err:  fmt.Errorf("%s is in another swarm (%s)", h.Host, other),
-			Next: fmt.Sprintf("if that swarm is no longer used, run `docker swarm leave --force` on %s (its containers of that swarm stop) or answer yes when aginstall asks, then apply again", h.Host)}
+			Next: fmt.Sprintf("if that swarm is the one to use, set manager: in the cluster file to its manager; if it is no longer used, run `docker swarm leave --force` on %s (its containers of that swarm stop) or answer yes when aginstall asks, then apply again", h.Host)}
 	}
 	return h.API(ctx, "leave swarm "+other, call, true, func(ctx context.Context, c *client.Client) error {
 		_, err := c.SwarmLeave(ctx, client.SwarmLeaveOptions{Force: true})
