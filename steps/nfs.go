@@ -1,0 +1,465 @@
+package steps
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"aginstall/remote"
+)
+
+// nfsStep shares the manager's checkout with every host, as the guide does
+// with NFS (nfs.mode: export), or, with nfs.mode: skip, records that the
+// operator shares it some other way and proves the folder is the same on
+// every host. Either way the proof is a marker file written once on the
+// manager and read back on each host.
+type nfsStep struct{}
+
+func init() { register(OrderNFS, nfsStep{}) }
+
+func (nfsStep) ID() string                { return "nfs" }
+func (nfsStep) Title() string             { return "Share the source over NFS" }
+func (nfsStep) Hosts(c *Cluster) []string { return AllHosts(c) }
+func (nfsStep) Inputs(c *Cluster) any {
+	return []any{c.NFS, c.Source.Path, c.Manager, c.Swarm.AdvertiseAddress, c.HostNames()}
+}
+
+const (
+	hostStepsMarker    = ".aginstall-shared"
+	hostStepsExports   = "/etc/exports"
+	hostStepsFstab     = "/etc/fstab"
+	hostStepsExportOpt = "rw,sync,no_root_squash,no_subtree_check"
+	hostStepsMountOpt  = "rw,hard,intr"
+)
+
+const hostStepsNFSProbeScript = `p=$AG_PATH
+[ -d "$p" ] && echo dir=1
+[ -d "$p/autograder-server/media_root" ] && echo media=1
+[ -f "$p/` + hostStepsMarker + `" ] && echo "marker=$(head -c 200 "$p/` + hostStepsMarker + `")"
+command -v git >/dev/null 2>&1 && echo "head=$(git -c safe.directory='*' -C "$p" rev-parse -q --verify HEAD 2>/dev/null)"
+for x in nfs-common nfs-kernel-server; do
+	dpkg-query -W -f='${db:Status-Abbrev}' "$x" 2>/dev/null | grep -q '^ii' && echo "pkg=$x"
+done
+findmnt -n -o SOURCE,FSTYPE --mountpoint "$p" 2>/dev/null | sed 's/^/mount=/'
+if grep -qE '[[:space:]]nfs4?$' /proc/filesystems 2>/dev/null || modprobe -n nfs >/dev/null 2>&1; then echo nfs=1; fi
+if grep -qE '[[:space:]]nfsd$' /proc/filesystems 2>/dev/null || modprobe -n nfsd >/dev/null 2>&1; then echo nfsd=1; fi
+[ "$(systemctl is-enabled nfs-server 2>/dev/null)" = enabled ] && echo enabled=1
+[ "$(systemctl is-active nfs-server 2>/dev/null)" = active ] && echo active=1
+exit 0
+`
+
+type hostStepsNFSInfo struct {
+	dir, media, nfs, nfsd, enabled, active bool
+	marker, head, mount                    string
+	pkgs                                   map[string]bool
+}
+
+func hostStepsParseNFS(out string) hostStepsNFSInfo {
+	in := hostStepsNFSInfo{pkgs: map[string]bool{}}
+	for _, line := range strings.Split(out, "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch k {
+		case "dir":
+			in.dir = true
+		case "media":
+			in.media = true
+		case "marker":
+			in.marker = strings.TrimSpace(v)
+		case "head":
+			in.head = v
+		case "pkg":
+			in.pkgs[v] = true
+		case "mount":
+			in.mount = strings.Join(strings.Fields(v), " ")
+		case "nfs":
+			in.nfs = true
+		case "nfsd":
+			in.nfsd = true
+		case "enabled":
+			in.enabled = true
+		case "active":
+			in.active = true
+		}
+	}
+	return in
+}
+
+func hostStepsNFSProbe(ctx context.Context, c *Cluster, h *HostRunner) (hostStepsNFSInfo, error) {
+	res, err := h.Query(ctx, "inspect the shared folder", remote.Command{
+		Line: "env " + remote.Quote("AG_PATH="+c.Source.Path) + " sh -s", Stdin: []byte(hostStepsNFSProbeScript), Sudo: true})
+	return hostStepsParseNFS(string(res.Stdout)), err
+}
+
+// hostStepsNoNFS is the plain-words error for a kernel without NFS.
+func hostStepsNoNFS(step, host, what, path string) error {
+	return &StepError{Step: step, Host: host, Purpose: what, Command: "grep nfs /proc/filesystems; modprobe -n nfs",
+		Err:  fmt.Errorf("%s: this kernel cannot %s NFS (no nfs in /proc/filesystems and no nfs module), so the source folder cannot be shared over NFS here", host, what),
+		Next: "set nfs.mode: skip in the cluster file and make " + path + " hold the manager's checkout on every host yourself (shared storage handled elsewhere), or use a kernel with NFS"}
+}
+
+// hostStepsManagerAddr is the address the other hosts mount from.
+func hostStepsManagerAddr(env *Env) string {
+	c := env.Cluster
+	if c.Swarm.AdvertiseAddress != "" {
+		return c.Swarm.AdvertiseAddress
+	}
+	if f := env.State.FactsOf(c.Manager); f != nil && f.ReachableAt != "" {
+		return f.ReachableAt
+	}
+	m, _ := c.Host(c.Manager)
+	return m.Address
+}
+
+// hostStepsClientAddrs are the addresses the export is restricted to: where
+// each other host reaches the manager from.
+func hostStepsClientAddrs(env *Env) []string {
+	c := env.Cluster
+	if c.NFS.Clients == "*" {
+		return []string{"*"}
+	}
+	var out []string
+	for _, w := range c.Workers() {
+		if f := env.State.FactsOf(w); f != nil && f.ReachableAt != "" {
+			out = append(out, f.ReachableAt)
+			continue
+		}
+		h, _ := c.Host(w)
+		out = append(out, h.Address)
+	}
+	return out
+}
+
+// hostStepsExportsLine is the one /etc/exports line for the source path.
+func hostStepsExportsLine(path string, clients []string) string {
+	if strings.ContainsAny(path, " \t\"") {
+		path = `"` + path + `"`
+	}
+	var b strings.Builder
+	b.WriteString(path)
+	for _, c := range clients {
+		fmt.Fprintf(&b, " %s(%s)", c, hostStepsExportOpt)
+	}
+	return b.String()
+}
+
+// hostStepsFstabEscape writes a path as fstab wants it (octal escapes).
+func hostStepsFstabEscape(p string) string {
+	r := strings.NewReplacer("\\", `\134`, " ", `\040`, "\t", `\011`, "\n", `\012`)
+	return r.Replace(p)
+}
+
+func hostStepsFstabUnescape(p string) string {
+	r := strings.NewReplacer(`\134`, "\\", `\040`, " ", `\011`, "\t", `\012`, "\n")
+	return r.Replace(p)
+}
+
+// hostStepsFstabLine is the guide's fstab line, with the manager's address.
+func hostStepsFstabLine(manager, path string) string {
+	p := hostStepsFstabEscape(path)
+	return fmt.Sprintf("%s:%s %s nfs %s 0 0", manager, p, p, hostStepsMountOpt)
+}
+
+// hostStepsReplaceLine keeps exactly one line for a key: the first line whose
+// key matches becomes want (unchanged bytes if it already is), later ones are
+// dropped, and want is appended when none matched. Comments and other lines
+// stay byte-identical.
+func hostStepsReplaceLine(old []byte, want string, key func(line string, fields []string) bool) []byte {
+	lines := strings.SplitAfter(string(old), "\n")
+	if len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	var out []string
+	found := false
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") || !key(l, f) {
+			out = append(out, l)
+			continue
+		}
+		if found {
+			continue
+		}
+		found = true
+		if strings.Join(f, " ") == want {
+			out = append(out, l)
+		} else if strings.HasSuffix(l, "\n") {
+			out = append(out, want+"\n")
+		} else {
+			out = append(out, want)
+		}
+	}
+	if !found {
+		if n := len(out); n > 0 && !strings.HasSuffix(out[n-1], "\n") {
+			out[n-1] += "\n"
+		}
+		out = append(out, want+"\n")
+	}
+	return []byte(strings.Join(out, ""))
+}
+
+// hostStepsExportsEdit sets the export line of path in /etc/exports.
+func hostStepsExportsEdit(old []byte, path string, clients []string) []byte {
+	return hostStepsReplaceLine(old, hostStepsExportsLine(path, clients), func(l string, f []string) bool {
+		l = strings.TrimSpace(l)
+		if rest, ok := strings.CutPrefix(l, `"`); ok { // a quoted path may hold spaces
+			p, _, _ := strings.Cut(rest, `"`)
+			return p == path
+		}
+		return f[0] == path
+	})
+}
+
+// hostStepsFstabEdit sets the mount of path in /etc/fstab; a stale line for
+// the same mount point (another server, other options) is replaced.
+func hostStepsFstabEdit(old []byte, manager, path string) []byte {
+	return hostStepsReplaceLine(old, hostStepsFstabLine(manager, path), func(_ string, f []string) bool {
+		return len(f) >= 2 && hostStepsFstabUnescape(f[1]) == path
+	})
+}
+
+func (s nfsStep) Check(ctx context.Context, env *Env) []HostCheck {
+	c := env.Cluster
+	m, err := hostStepsNFSProbe(ctx, c, env.On(s.ID(), c.Manager))
+	return hostStepsCheckEach(ctx, env, s.ID(), s.Hosts(c), func(ctx context.Context, h *HostRunner) HostCheck {
+		if err != nil {
+			return HostCheck{Status: Unknown, Reason: "cannot inspect the manager: " + hostStepsFirstLine(err)}
+		}
+		in := m
+		if h.Host != c.Manager {
+			var err error
+			if in, err = hostStepsNFSProbe(ctx, c, h); err != nil {
+				return HostCheck{Status: Unknown, Reason: err.Error()}
+			}
+		}
+		todo := func(reason, fix string) HostCheck {
+			return HostCheck{Status: hostStepsNotDone(env, s.ID()), Reason: reason, Fix: fix}
+		}
+		if c.NFS.Mode == "export" {
+			if h.Host == c.Manager {
+				if !in.nfsd {
+					return HostCheck{Status: Todo, Reason: "this kernel cannot export NFS", Fix: "set nfs.mode: skip and share " + c.Source.Path + " yourself"}
+				}
+				old, err := h.ReadFile(ctx, "read the exports", hostStepsExports, false)
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return HostCheck{Status: Unknown, Reason: err.Error()}
+				}
+				switch {
+				case !in.pkgs["nfs-kernel-server"] || !in.enabled || !in.active:
+					return todo("nfs-kernel-server is not installed, enabled and running", "aginstall apply does it")
+				case string(hostStepsExportsEdit(old, c.Source.Path, hostStepsClientAddrs(env))) != string(old):
+					return todo(hostStepsExports+" does not export "+c.Source.Path+" as wanted", "aginstall apply sets the line")
+				}
+			} else {
+				if !in.nfs {
+					return HostCheck{Status: Todo, Reason: "this kernel cannot mount NFS", Fix: "set nfs.mode: skip and share " + c.Source.Path + " yourself"}
+				}
+				old, err := h.ReadFile(ctx, "read the mounts", hostStepsFstab, false)
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return HostCheck{Status: Unknown, Reason: err.Error()}
+				}
+				switch {
+				case !in.pkgs["nfs-common"]:
+					return todo("nfs-common is not installed", "aginstall apply installs it")
+				case string(hostStepsFstabEdit(old, hostStepsManagerAddr(env), c.Source.Path)) != string(old):
+					return todo(hostStepsFstab+" lacks the mount of "+c.Source.Path, "aginstall apply sets the line")
+				case !strings.HasPrefix(in.mount, hostStepsManagerAddr(env)+":"):
+					return todo(c.Source.Path+" is not mounted from the manager", "aginstall apply mounts it")
+				}
+			}
+		}
+		return hostStepsSharedVerdict(env, m, in, h.Host == c.Manager, todo)
+	})
+}
+
+// hostStepsSharedVerdict compares one host's view of the folder with the manager's.
+func hostStepsSharedVerdict(env *Env, m, in hostStepsNFSInfo, isManager bool, todo func(string, string) HostCheck) HostCheck {
+	c := env.Cluster
+	how := "shared over NFS"
+	if c.NFS.Mode == "skip" {
+		how = "shared storage handled elsewhere (nfs.mode: skip)"
+	}
+	switch {
+	case !m.media:
+		return todo(c.Source.Path+"/autograder-server/media_root does not exist on the manager", "aginstall apply creates it")
+	case m.marker == "":
+		return todo("the manager's shared-folder marker is not written yet", "aginstall apply writes it")
+	case isManager:
+		return HostCheck{Status: Done, Reason: how + "; marker and media_root in place"}
+	case !in.dir:
+		return HostCheck{Status: Todo, Reason: c.Source.Path + " does not exist on this host", Fix: hostStepsShareFix(c)}
+	case in.marker != m.marker:
+		why := "the marker the manager wrote is not there"
+		if in.head != m.head {
+			why += fmt.Sprintf(" and HEAD is %s, the manager's %s", hostStepsShort(in.head), hostStepsShort(m.head))
+		}
+		return HostCheck{Status: Todo, Reason: c.Source.Path + " is not the manager's folder: " + why, Fix: hostStepsShareFix(c)}
+	}
+	return HostCheck{Status: Done, Reason: how + "; the manager's marker reads back here"}
+}
+
+func hostStepsShareFix(c *Cluster) string {
+	if c.NFS.Mode == "skip" {
+		return "nfs.mode is skip: make " + c.Source.Path + " on this host the same folder as on the manager (your shared storage), or set nfs.mode: export"
+	}
+	return "aginstall apply mounts it"
+}
+
+func (s nfsStep) Apply(ctx context.Context, env *Env) error {
+	c := env.Cluster
+	if c.NFS.Mode == "export" {
+		// Refuse before changing anything when a kernel cannot do NFS.
+		err := env.Each(ctx, s.ID(), s.Hosts(c), func(ctx context.Context, h *HostRunner) error {
+			in, err := hostStepsNFSProbe(ctx, c, h)
+			switch {
+			case err != nil:
+				return err
+			case h.Host == c.Manager && !in.nfsd:
+				return hostStepsNoNFS(s.ID(), h.Host, "export", c.Source.Path)
+			case h.Host != c.Manager && !in.nfs:
+				return hostStepsNoNFS(s.ID(), h.Host, "mount", c.Source.Path)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	var marker string
+	err := env.Each(ctx, s.ID(), ManagerOnly(c), func(ctx context.Context, h *HostRunner) error {
+		var err error
+		marker, err = hostStepsNFSManager(ctx, env, h)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return env.Each(ctx, s.ID(), c.Workers(), func(ctx context.Context, h *HostRunner) error {
+		if c.NFS.Mode == "export" {
+			if err := hostStepsNFSClient(ctx, env, h); err != nil {
+				return err
+			}
+		}
+		in, err := hostStepsNFSProbe(ctx, c, h)
+		if err != nil || h.DryRun() {
+			return err
+		}
+		if marker != "" && in.marker == marker {
+			return nil
+		}
+		why := fmt.Errorf("%s on %s does not hold the marker the manager wrote in its %s", c.Source.Path, h.Host, hostStepsMarker)
+		if !in.dir {
+			why = fmt.Errorf("%s does not exist on %s", c.Source.Path, h.Host)
+		}
+		return &StepError{Step: s.ID(), Host: h.Host, Purpose: "prove the folder is shared", Command: "read " + c.Source.Path + "/" + hostStepsMarker,
+			Err: why, Next: hostStepsShareFix(c) + ", then run aginstall apply again"}
+	})
+}
+
+// hostStepsNFSManager exports the folder (export mode), creates media_root
+// and writes the marker once; it returns the marker.
+func hostStepsNFSManager(ctx context.Context, env *Env, h *HostRunner) (string, error) {
+	c := env.Cluster
+	in, err := hostStepsNFSProbe(ctx, c, h)
+	if err != nil {
+		return "", err
+	}
+	if c.NFS.Mode == "export" {
+		if !in.pkgs["nfs-kernel-server"] {
+			for _, cmd := range []hostStepsAptCmd{{"refresh the package lists", hostStepsAptEnv + "update"},
+				{"install the NFS server", hostStepsAptEnv + "install -y nfs-kernel-server"}} {
+				if err := hostStepsRunApt(ctx, h, cmd); err != nil {
+					return "", err
+				}
+			}
+		}
+		old, err := h.ReadFile(ctx, "read the exports", hostStepsExports, false)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		nw := hostStepsExportsEdit(old, c.Source.Path, hostStepsClientAddrs(env))
+		changed, err := h.WriteFile(ctx, "export the source folder", hostStepsExports, old, nw,
+			remote.WriteOptions{Sudo: true, Backup: true}, hostStepsDiff(hostStepsExports, old, nw))
+		if err != nil {
+			return "", err
+		}
+		if !in.enabled || !in.active {
+			if _, err := h.Run(ctx, "enable and start the NFS server", remote.Command{Line: "systemctl enable --now nfs-server", Sudo: true}); hostStepsRealErr(err) {
+				return "", err
+			}
+		}
+		if changed {
+			if _, err := h.Run(ctx, "reload the exports", remote.Command{Line: "exportfs -ra", Sudo: true}); hostStepsRealErr(err) {
+				return "", err
+			}
+		}
+	}
+	if !in.media {
+		if _, err := h.Run(ctx, "create media_root", remote.Command{Line: "mkdir -p " + remote.Quote(c.Source.Path+"/autograder-server/media_root"), Sudo: true}); hostStepsRealErr(err) {
+			return "", err
+		}
+	}
+	if in.marker != "" {
+		return in.marker, nil
+	}
+	tok := make([]byte, 8)
+	_, _ = rand.Read(tok)
+	marker := "aginstall shared-folder check " + hex.EncodeToString(tok)
+	path := c.Source.Path + "/" + hostStepsMarker
+	_, err = h.WriteFile(ctx, "write the shared-folder marker", path, nil, []byte(marker+"\n"),
+		remote.WriteOptions{Sudo: true, Mode: 0o644}, "+"+marker)
+	return marker, err
+}
+
+// hostStepsNFSClient mounts the manager's export on one other host.
+func hostStepsNFSClient(ctx context.Context, env *Env, h *HostRunner) error {
+	c := env.Cluster
+	in, err := hostStepsNFSProbe(ctx, c, h)
+	if err != nil {
+		return err
+	}
+	if !in.pkgs["nfs-common"] {
+		for _, cmd := range []hostStepsAptCmd{{"refresh the package lists", hostStepsAptEnv + "update"},
+			{"install the NFS client", hostStepsAptEnv + "install -y nfs-common"}} {
+			if err := hostStepsRunApt(ctx, h, cmd); err != nil {
+				return err
+			}
+		}
+	}
+	if !in.dir {
+		if _, err := h.Run(ctx, "create the mount point", remote.Command{Line: "mkdir -p " + remote.Quote(c.Source.Path), Sudo: true}); hostStepsRealErr(err) {
+			return err
+		}
+	}
+	addr := hostStepsManagerAddr(env)
+	old, err := h.ReadFile(ctx, "read the mounts", hostStepsFstab, false)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	nw := hostStepsFstabEdit(old, addr, c.Source.Path)
+	changed, err := h.WriteFile(ctx, "mount the manager's folder at boot", hostStepsFstab, old, nw,
+		remote.WriteOptions{Sudo: true, Backup: true}, hostStepsDiff(hostStepsFstab, old, nw))
+	if err != nil {
+		return err
+	}
+	if changed && in.mount != "" {
+		// A stale mount from elsewhere: take it down so the new line applies.
+		if _, err := h.Run(ctx, "unmount the stale mount", remote.Command{Line: "umount " + remote.Quote(c.Source.Path), Sudo: true}); hostStepsRealErr(err) {
+			return err
+		}
+	}
+	if changed || !strings.HasPrefix(in.mount, addr+":") {
+		_, err := h.Run(ctx, "mount it (guide: mount -a)", remote.Command{Line: "mount -a", Sudo: true})
+		var se *StepError
+		if errors.As(err, &se) && strings.Contains(se.Err.Error(), "No such device") {
+			return hostStepsNoNFS("nfs", h.Host, "mount", c.Source.Path)
+		}
+		if hostStepsRealErr(err) {
+			return err
+		}
+	}
+	return nil
+}
