@@ -1,0 +1,232 @@
+//go:build lab
+
+package steps
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"aginstall/internal/labtest"
+	"aginstall/remote"
+)
+
+// hostStepsLabEnv is labEnv with node3 reached as the sudo user agadmin
+// (password sudo), so the docker step has a user to add to the group.
+func hostStepsLabEnv(t *testing.T, lab *labtest.Lab) *Env {
+	t.Helper()
+	data, err := os.ReadFile(lab.ClusterFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(data), "- name: node3")
+	j := strings.Index(string(data[i:]), "user: root")
+	data = []byte(string(data[:i+j]) + "user: " + lab.SudoUser + string(data[i+j+len("user: root"):]))
+	path := filepath.Join(t.TempDir(), "aginstall.yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseCluster(path, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := remote.NewPool(Targets(c), remote.Options{SSHConfigFile: "none", KnownHostsFile: filepath.Join(t.TempDir(), "known_hosts"),
+		SudoPassword: func(string) ([]byte, error) { return []byte(lab.SudoPassword), nil }})
+	t.Cleanup(func() { pool.Close() })
+	env, err := NewEnv(c, pool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Runner.Log.Close() })
+	return env
+}
+
+func hostStepsLabSh(t *testing.T, lab *labtest.Lab, host, script string) string {
+	t.Helper()
+	out, err := lab.Exec(t, host, "sh", "-c", script)
+	if err != nil {
+		t.Fatalf("%s: %s: %v", host, script, err)
+	}
+	return out
+}
+
+// TestHostStepsLab runs discover → docker (distro) → limits → source → nfs
+// (skip, as the lab's cluster file says) from the hosts as `up` leaves them,
+// with node3 prepared by hand half-way; then re-applies and expects no
+// mutating action, shows the lab's preflight findings, and tries nfs export.
+func TestHostStepsLab(t *testing.T) {
+	lab := labtest.Load(t)
+	ctx := labCtx(t)
+
+	// node3 half-way: one limits line right and one wrong, Docker installed
+	// by hand (agadmin not in the group), a stale fstab line.
+	start := time.Now()
+	hostStepsLabSh(t, lab, "node3", `printf '* soft nofile 1000000\n* hard nofile 65536\n' >> /etc/security/limits.conf &&
+		echo '10.213.0.99:/old /root/autograder-full-stack nfs ro 0 0' >> /etc/fstab &&
+		DEBIAN_FRONTEND=noninteractive apt-get -q update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -q install -y docker.io >/dev/null`)
+	t.Logf("node3 prepared by hand in %s", time.Since(start).Round(time.Millisecond))
+
+	env := hostStepsLabEnv(t, lab)
+	en := &Engine{Env: env}
+	var steps []Step
+	for _, id := range []string{"discover", "docker", "limits", "source", "nfs"} {
+		s, ok := ByID(id)
+		if !ok {
+			t.Fatalf("step %s not registered", id)
+		}
+		steps = append(steps, s)
+	}
+	for _, s := range steps {
+		start := time.Now()
+		if err := en.ApplyStep(ctx, s); err != nil {
+			t.Fatalf("apply %s: %v", s.ID(), err)
+		}
+		t.Logf("apply %s: %s", s.ID(), time.Since(start).Round(time.Millisecond))
+	}
+	for _, s := range steps {
+		checks := s.Check(ctx, env)
+		if !AllDone(checks) || len(checks) != len(s.Hosts(env.Cluster)) {
+			t.Errorf("%s not done after apply: %+v", s.ID(), checks)
+		}
+		for _, c := range checks {
+			t.Logf("check %s %s: %s (%s)", s.ID(), c.Host, c.Status, c.Reason)
+		}
+	}
+
+	// The half-way host was completed without duplicates.
+	limits := hostStepsLabSh(t, lab, "node3", "cat /etc/security/limits.conf")
+	if strings.Count(limits, "* soft nofile 1000000\n") != 1 || strings.Count(limits, "* hard nofile 1000000\n") != 1 || strings.Contains(limits, "65536") {
+		t.Errorf("node3 limits.conf:\n%s", limits)
+	}
+	if g := hostStepsLabSh(t, lab, "node3", "id -nG agadmin"); !strings.Contains(" "+g+" ", " docker ") {
+		t.Errorf("agadmin not in the docker group: %q", g)
+	}
+	for _, h := range env.Cluster.HostNames() {
+		dj := hostStepsLabSh(t, lab, h, "cat /etc/docker/daemon.json")
+		if !strings.Contains(dj, `"registry-mirrors"`) || !strings.Contains(dj, `"max-size": "100m"`) || !strings.Contains(dj, `"max-file": "5"`) {
+			t.Errorf("%s daemon.json:\n%s", h, dj)
+		}
+		if ls := hostStepsLabSh(t, lab, h, "ls -d /root/autograder-full-stack/autograder-server/media_root"); ls == "" {
+			t.Errorf("%s: no media_root", h)
+		}
+	}
+	if backups := hostStepsLabSh(t, lab, "node3", "ls /etc/security/ | grep -c aginstall || true"); strings.TrimSpace(backups) == "0" {
+		t.Error("no backup of node3's limits.conf")
+	}
+
+	// A second apply of every step (not only the engine's check) changes nothing.
+	env.Runner = &Runner{Dial: env.Runner.Dial, Log: env.Runner.Log, Secrets: env.Secrets}
+	hostStepsGathered.Delete(env.State)
+	for _, s := range steps {
+		start := time.Now()
+		if err := s.Apply(ctx, env); err != nil {
+			t.Fatalf("second apply %s: %v", s.ID(), err)
+		}
+		t.Logf("second apply %s: %s", s.ID(), time.Since(start).Round(time.Millisecond))
+	}
+	if m := env.Runner.Mutations(); len(m) != 0 {
+		for _, r := range m {
+			t.Errorf("second apply mutated: %s %s %s: %s", r.Step, r.Host, r.Purpose, r.Command)
+		}
+	}
+
+	// Preflight on the lab: no IPVS (a warning with publish_mode host, an
+	// error with ingress), no NFS (an error with nfs.mode export).
+	facts := map[string]*Facts{}
+	for _, h := range env.Cluster.HostNames() {
+		facts[h] = env.State.FactsOf(h)
+		f := facts[h]
+		t.Logf("facts %s: %s; sudo %s, docker %s (%s), swarm %q, addrs %v, reach %s, clock %+.3f s, nofile %q",
+			h, hostStepsSummary(f), f.Sudo, f.Docker, f.DockerAccess, f.Swarm, f.Addresses, f.ReachableAt, f.ClockOffset, f.NofileLines)
+		if !hostStepsHasFinding(f.Findings, "ipvs", Warning, "routing mesh") {
+			t.Errorf("%s: no IPVS warning among %+v", h, f.Findings)
+		}
+	}
+	strict := *env.Cluster
+	strict.NFS.Mode, strict.Swarm.PublishMode = "export", "ingress"
+	for _, fd := range Preflight(&strict, facts) {
+		t.Logf("preflight (export, ingress): %s %s [%s] %s / fix: %s", fd.Host, fd.Severity, fd.Code, fd.Message, fd.Fix)
+	}
+	got := Preflight(&strict, facts)
+	for _, h := range env.Cluster.HostNames() {
+		if !hostStepsHasFinding(got, "nfs", Blocker, h+": this kernel has no NFS support") || !hostStepsHasFindingOn(got, h, "ipvs", Blocker, "the routing mesh will not work") {
+			t.Errorf("%s: missing nfs/ipvs errors in %+v", h, got)
+		}
+	}
+
+	// Findings the lab can produce on demand: a duplicate hostname and a taken port 80.
+	pid := strings.TrimSpace(hostStepsLabSh(t, lab, "node1", "nohup timeout 60 python3 -m http.server 80 >/dev/null 2>&1 & echo $!"))
+	hostStepsLabSh(t, lab, "node2", "hostname node1")
+	t.Cleanup(func() { lab.Exec(t, "node2", "hostname", "node2") })
+	time.Sleep(time.Second) // let the listener bind
+	findings, err := Discover(ctx, env)
+	hostStepsLabSh(t, lab, "node2", "hostname node2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hostStepsHasFindingOn(findings, "node1", "ports", Blocker, "0.0.0.0:80 (python3)") ||
+		!hostStepsHasFindingOn(findings, "node2", "hostname", Blocker, `hosts node1, node2 all call themselves "node1"`) {
+		t.Errorf("no port/hostname findings: %+v", findings)
+	}
+	var pe *PreflightError
+	if err := (discoverStep{}).Apply(ctx, env); !errors.As(err, &pe) {
+		t.Errorf("discover apply with a taken port: %v", err)
+	} else {
+		t.Logf("discover apply refuses:\n%v", err)
+	}
+	hostStepsLabSh(t, lab, "node1", "kill "+pid+" || true")
+	if _, err := Discover(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+
+	// nfs.mode export on this kernel: a plain error naming each host, nothing changed.
+	exportEnv := *env
+	exportCluster := *env.Cluster
+	exportCluster.NFS.Mode = "export"
+	exportEnv.Cluster = &exportCluster
+	exportEnv.Runner = &Runner{Dial: env.Runner.Dial, Log: env.Runner.Log, Secrets: env.Secrets}
+	err = nfsStep{}.Apply(ctx, &exportEnv)
+	t.Logf("nfs export on the lab:\n%v", err)
+	for _, h := range env.Cluster.HostNames() {
+		if err == nil || !strings.Contains(err.Error(), h+": this kernel cannot") || !strings.Contains(err.Error(), "nfs.mode: skip") {
+			t.Errorf("export error does not name %s in plain words: %v", h, err)
+		}
+	}
+	if m := exportEnv.Runner.Mutations(); len(m) != 0 {
+		t.Errorf("export refused but changed things: %+v", m)
+	}
+	// The client half on node3: the stale fstab line is replaced (not
+	// duplicated), then mount -a meets the kernel's "No such device".
+	err = hostStepsNFSClient(ctx, &exportEnv, exportEnv.On("nfs", "node3"))
+	fstab := hostStepsLabSh(t, lab, "node3", "cat /etc/fstab")
+	t.Logf("nfs client on node3: %v\nfstab:\n%s", err, fstab)
+	if strings.Count(fstab, " /root/autograder-full-stack ") != 1 || !strings.Contains(fstab, "10.213.0.11:/root/autograder-full-stack /root/autograder-full-stack nfs rw,hard,intr 0 0\n") {
+		t.Errorf("node3 fstab not one right line:\n%s", fstab)
+	}
+	if err == nil || !strings.Contains(err.Error(), "node3: this kernel cannot mount NFS") {
+		t.Errorf("mount on a kernel without NFS: %v", err)
+	}
+	hostStepsLabSh(t, lab, "node3", `sed -i '\# /root/autograder-full-stack nfs #d' /etc/fstab`)
+}
+
+func hostStepsHasFinding(fs []Finding, code string, sev Severity, words string) bool {
+	for _, f := range fs {
+		if f.Code == code && f.Severity == sev && strings.Contains(f.Message, words) && f.Fix != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func hostStepsHasFindingOn(fs []Finding, host, code string, sev Severity, words string) bool {
+	var on []Finding
+	for _, f := range fs {
+		if f.Host == host {
+			on = append(on, f)
+		}
+	}
+	return hostStepsHasFinding(on, code, sev, words)
+}
