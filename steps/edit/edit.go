@@ -44,9 +44,16 @@ type Settings struct {
 	PostgresImage        string         // image reference, e.g. postgres:15
 	DBPassword           string         // compose POSTGRES_PASSWORD = _prod.env AG_DB_PASSWORD
 	OAuthProvider        string         // _prod.env OAUTH2_PROVIDER: google or azure
-	PublishMode          string         // "" or "ingress": leave; "host": ports in long syntax with mode: host
+	PublishMode          string         // "" or "ingress": leave (never converts back); "host": ports in long syntax with mode: host
 	UncommentTiny        bool           // uncomment tiny_* services that are commented out
 }
+
+// PostgresUpgradeWarning is what the caller must show (and have confirmed)
+// before a plan that changes the postgres image is applied to a site that
+// already has a database: a new major version cannot read the old data.
+const PostgresUpgradeWarning = "Changing the postgres image does not upgrade the data: a database " +
+	"created by another major version will not start. Dump it (pg_dumpall) with the old image, and " +
+	"restore it into a new, empty volume with the new image, before deploying this change."
 
 // CeleryServices are the services whose celery -c the operator may set: the
 // small-task workers ("worker -c N" near the start) and the graders with

@@ -61,9 +61,9 @@ func TestUnifiedDiffMatchesGNU(t *testing.T) {
 		t.Fatal(err)
 	}
 	pairs := [][2]string{
-		{"a\nb\nc", "a\nB\nc"},          // no final newline on either side
-		{"a\nb\nc\n", "a\nb\nc"},        // newline removed
-		{"", "x\n"}, {"x\n", ""},        // empty sides
+		{"a\nb\nc", "a\nB\nc"},   // no final newline on either side
+		{"a\nb\nc\n", "a\nb\nc"}, // newline removed
+		{"", "x\n"}, {"x\n", ""}, // empty sides
 		{"1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13\n14\n15\n16\n", "1\nX\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13\nY\nZ\n15\n16\n"},
 	}
 	for _, f := range Files {
