@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/moby/moby/client"
+
 	"aginstall/remote"
 	"aginstall/steps/edit"
 )
@@ -118,6 +120,49 @@ func settingsCurrentPassword(prodEnv []byte) (pw string, keep bool) {
 	}
 	return pw, pw != "" && pw != settingsDefaultDBPassword
 }
+
+// settingsDeployedPassword reads POSTGRES_PASSWORD from the deployed
+// postgres service: after an upgrade that reset the checkout's files, the
+// existing database still has the password it was created with, so that one
+// is written back rather than a new one. "" when there is none.
+func settingsDeployedPassword(ctx context.Context, h *HostRunner, stack string) string {
+	var pw string
+	svc := stack + "_postgres"
+	h.API(ctx, "read the deployed database password", "ServiceList(name="+svc+") (POSTGRES_PASSWORD not shown)", false, func(ctx context.Context, c *client.Client) error {
+		res, err := c.ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("name", svc)})
+		for _, s := range res.Items {
+			if s.Spec.Name == svc && s.Spec.TaskTemplate.ContainerSpec != nil {
+				for _, e := range s.Spec.TaskTemplate.ContainerSpec.Env {
+					if v, ok := strings.CutPrefix(e, "POSTGRES_PASSWORD="); ok && v != settingsDefaultDBPassword {
+						pw = v
+					}
+				}
+			}
+		}
+		return err
+	})
+	return pw
+}
+
+// settingsPassword picks the database password: the checkout's own when it
+// is not upstream's default, else the deployed one, else "" (generate).
+func settingsPassword(ctx context.Context, env *Env, h *HostRunner, prodEnv []byte) (string, bool) {
+	pw, keep := settingsCurrentPassword(prodEnv)
+	if !keep {
+		if pw = settingsDeployedPassword(ctx, h, env.Cluster.Stack); pw != "" {
+			keep = true
+		}
+	}
+	if keep {
+		env.Secrets.Add(pw) // before any record, event or diff can carry it
+	}
+	return pw, keep
+}
+
+// SettingsOwnedFiles are the checkout-relative files the settings step
+// edits. Switching source.ref may reset them: the step writes them again,
+// and takes the database password back from the deployed stack.
+func SettingsOwnedFiles() []string { return append([]string{}, edit.Files...) }
 
 // settingsNewPassword makes 32 characters of [A-Za-z0-9] from crypto/rand.
 func settingsNewPassword() (string, error) {
@@ -277,10 +322,8 @@ func (s settingsStep) checkManager(ctx context.Context, env *Env, h *HostRunner)
 		return hc
 	}
 	var todo []string
-	pw, keep := settingsCurrentPassword(files[edit.ProdEnvFile])
-	if keep {
-		env.Secrets.Add(pw)
-	} else {
+	pw, keep := settingsPassword(ctx, env, h, files[edit.ProdEnvFile])
+	if !keep {
 		todo = append(todo, "a database password is to be generated (AG_DB_PASSWORD is upstream's default)")
 		pw = strings.Repeat("x", 32) // any valid value: only to see what else would change
 	}
@@ -371,7 +414,7 @@ func (s settingsStep) Apply(ctx context.Context, env *Env) error {
 		return fail("read the files to edit", fmt.Errorf("not found in %s: %s", c.Source.Path, strings.Join(missing, ", ")),
 			"check that source.path is an autograder-full-stack checkout with its submodules (git submodule update --init --recursive), then run apply again")
 	}
-	pw, keep := settingsCurrentPassword(files[edit.ProdEnvFile])
+	pw, keep := settingsPassword(ctx, env, h, files[edit.ProdEnvFile])
 	if !keep {
 		if pw, err = settingsNewPassword(); err != nil {
 			return fail("generate the database password", err, "")
