@@ -142,11 +142,11 @@ func (s *discoveryScreen) view(m *Model, w, h int) string {
 	if !s.ran {
 		return b.String() + "\n" + m.panes(w, h-2, nil)
 	}
-	b.WriteString(stHeader.Render(pad("Host", 9)+pad("OS", 16)+pad("CPU", 4)+pad("Mem", 6)+pad("Disk", 6)+pad("Docker", 9)+pad("Sudo", 9)+"Swarm") + "\n")
+	b.WriteString(stHeader.Render(pad("Host", 8)+pad("OS", 11)+pad("CPU", 4)+pad("Mem", 6)+pad("Disk", 6)+pad("Docker", 8)+pad("Sudo", 9)+"Swarm") + "\n")
 	for _, name := range m.cluster.HostNames() {
 		f := m.facts[name]
 		if f == nil {
-			b.WriteString(pad(name, 9) + stWarn.Render("not reached") + "\n")
+			b.WriteString(pad(name, 8) + stWarn.Render("not reached") + "\n")
 			continue
 		}
 		os := f.OSName
@@ -161,8 +161,8 @@ func (s *discoveryScreen) view(m *Model, w, h int) string {
 		if f.IsRoot {
 			sudo = "root"
 		}
-		line := pad(name, 9) + pad(os, 16) + pad(fmt.Sprint(f.CPUs), 4) + pad(gb(f.MemoryMB), 6) + pad(gb(f.DiskFreeMB), 6) +
-			pad(docker, 9) + pad(sudo, 9) + f.Swarm
+		line := pad(name, 8) + pad(os, 11) + pad(fmt.Sprint(f.CPUs), 4) + pad(gb(f.MemoryMB), 6) + pad(gb(f.DiskFreeMB), 6) +
+			pad(docker, 8) + pad(sudo, 9) + f.Swarm
 		b.WriteString(cut(line, w) + "\n")
 	}
 	errs, warns := s.findings(m)
@@ -173,14 +173,14 @@ func (s *discoveryScreen) view(m *Model, w, h int) string {
 		b.WriteString("\n" + stOK.Render("No preflight findings: every host is ready.") + "\n")
 	}
 	for _, fd := range errs {
-		b.WriteString("\n" + stErr.Render("✗ "+fd.Host+": ") + wrap(fd.Message, w-4) + "\n" + stDim.Render(wrap("  fix: "+fd.Fix, w)) + "\n")
+		b.WriteString("\n" + stErr.Render(wrapIndent("✗ "+fd.Host+": ", fd.Message, w)) + "\n" + stDim.Render(wrapIndent("  fix: ", fd.Fix, w)) + "\n")
 	}
 	for _, fd := range warns {
 		mark := "! "
 		if s.acked {
 			mark = "✓ "
 		}
-		b.WriteString("\n" + stWarn.Render(mark+fd.Host+": ") + wrap(fd.Message, w-4) + "\n" + stDim.Render(wrap("  fix: "+fd.Fix, w)) + "\n")
+		b.WriteString("\n" + stWarn.Render(wrapIndent(mark+fd.Host+": ", fd.Message, w)) + "\n" + stDim.Render(wrapIndent("  fix: ", fd.Fix, w)) + "\n")
 	}
 	return b.String()
 }

@@ -17,7 +17,7 @@ func newDone(aborted bool) *doneScreen { return &doneScreen{aborted: aborted} }
 
 func (s *doneScreen) title() string { return "Done" }
 func (s *doneScreen) keys() []key.Binding {
-	return []key.Binding{bind("enter/q", "quit")}
+	return []key.Binding{bind("enter", "finish")}
 }
 
 func (s *doneScreen) update(m *Model, msg tea.Msg) tea.Cmd {

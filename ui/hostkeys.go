@@ -156,7 +156,7 @@ func (s *hostKeysScreen) view(m *Model, w, h int) string {
 	default:
 		b.WriteString(stOK.Render("Every host key is already known.") + " Enter continues.\n\n")
 	}
-	b.WriteString(stHeader.Render(pad("    Host", 14)+pad("Address", 16)+pad("Type", 20)+"SHA256 fingerprint") + "\n")
+	b.WriteString(stHeader.Render(pad("    Host", 14)+pad("Address", 16)+"Type / SHA256 fingerprint") + "\n")
 	for i, k := range s.found {
 		box := "   "
 		switch k.Status {
@@ -180,19 +180,20 @@ func (s *hostKeysScreen) view(m *Model, w, h int) string {
 		if k.Port != 0 && k.Port != 22 {
 			addr = fmt.Sprintf("%s:%d", k.Address, k.Port)
 		}
-		line := box + " " + pad(k.Host, 10) + pad(addr, 16) + pad(k.Type, 20) + k.Fingerprint
+		line := box + " " + pad(k.Host, 10) + pad(addr, 16) + k.Type
 		if i == s.sel {
 			line = stSel.Render(cut(line, w))
 		}
 		b.WriteString(cut(line, w) + "\n")
+		b.WriteString(cut("    "+k.Fingerprint, w) + "\n")
 	}
 	for _, k := range s.found {
 		if k.Status != remote.KeyChanged {
 			continue
 		}
 		b.WriteString("\n" + stErr.Render(k.Host+": the key changed") + "\n")
-		b.WriteString(wrap(fmt.Sprintf("  now %s, expected %s (%s).", k.Fingerprint, strings.Join(k.Want, " or "), strings.Join(k.Sources, ", ")), w) + "\n")
-		b.WriteString(wrap(fmt.Sprintf("  Fix: confirm the new key on the host's console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub); if it matches, remove the old entry (ssh-keygen -R %s, or the host_key line of %s in the cluster file), then press r.", k.Address, k.Host), w) + "\n")
+		b.WriteString(wrapIndent("  ", fmt.Sprintf("now %s, expected %s (%s).", k.Fingerprint, strings.Join(k.Want, " or "), strings.Join(k.Sources, ", ")), w) + "\n")
+		b.WriteString(wrapIndent("  ", fmt.Sprintf("Fix: confirm the new key on the host's console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub); if it matches, remove the old entry (ssh-keygen -R %s, or the host_key line of %s in the cluster file), then press r.", k.Address, k.Host), w) + "\n")
 	}
 	if s.err != "" {
 		b.WriteString("\n" + stErr.Render(wrap(s.err, w)) + "\n")

@@ -299,7 +299,7 @@ func (s *hostsScreen) view(m *Model, w, h int) string {
 	var b strings.Builder
 	b.WriteString(stTitle.Render("The servers of the swarm") + "\n")
 	b.WriteString(stDim.Render(cut("Logins use your ssh agent, keys and ~/.ssh/config.", w)) + "\n\n")
-	b.WriteString(stHeader.Render(pad("  Name", 14)+pad("Address", 18)+pad("User", 10)+pad("Port", 6)+"Login") + "\n")
+	b.WriteString(stHeader.Render(pad("  Name", 12)+pad("Address", 16)+pad("User", 10)+pad("Port", 6)+"Login") + "\n")
 	if len(c.Hosts) == 0 {
 		b.WriteString(stDim.Render("  no hosts yet: a adds one, p pastes several, i imports from ~/.ssh/config") + "\n")
 	}
@@ -316,7 +316,7 @@ func (s *hostsScreen) view(m *Model, w, h int) string {
 		if ch, ok := s.checks[hs.Name]; ok {
 			login = icon(ch.Status, m.opt.Accessible) + " " + ch.Reason
 		}
-		line := "  " + pad(name, 12) + pad(hs.Address, 18) + pad(hs.User, 10) + pad(port, 6)
+		line := "  " + pad(name, 10) + pad(hs.Address, 16) + pad(hs.User, 10) + pad(port, 6)
 		if i == s.sel {
 			line = stSel.Render("›" + line[1:])
 		}
@@ -325,7 +325,7 @@ func (s *hostsScreen) view(m *Model, w, h int) string {
 	b.WriteString(stDim.Render("\n  * the manager (m changes it)") + "\n")
 	for _, hs := range c.Hosts {
 		if ch, ok := s.checks[hs.Name]; ok && ch.Status != steps.Done && ch.Fix != "" {
-			b.WriteString(wrap(stWarn.Render(hs.Name+": ")+ch.Fix, w) + "\n")
+			b.WriteString(stWarn.Render(wrapIndent(hs.Name+": ", ch.Fix, w)) + "\n")
 		}
 	}
 	if s.err != "" {

@@ -104,10 +104,13 @@ func (mx *matrix) move(key string) bool {
 // view draws the grid (left) and the violations (right) in w×h.
 func (mx *matrix) view(w, h int, accessible bool) string {
 	labelW := 22
-	cellW := 7
+	cellW := 4
+	for _, n := range mx.nodes {
+		cellW = max(cellW, min(len(n.Name)+1, 8))
+	}
 	gridW := labelW + cellW*len(mx.nodes)
 	sideW := w - gridW - 2
-	if sideW < 24 { // narrow: shorten the node columns
+	if sideW < 16 { // narrow: shorten the node columns
 		cellW = 4
 		gridW = labelW + cellW*len(mx.nodes)
 		sideW = w - gridW - 2
@@ -139,7 +142,7 @@ func (mx *matrix) view(w, h int, accessible bool) string {
 				}
 			}
 			if r == mx.row && c == mx.col {
-				cell = stSel.Render(ansiStrip(cell))
+				cell = stSel.Render("[" + strings.TrimSpace(ansiStrip(cell)) + "]")
 			}
 			line += cell + strings.Repeat(" ", cellW-3)
 		}

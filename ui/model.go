@@ -284,6 +284,13 @@ func (m *Model) apply(e steps.Event) {
 			l.lines.add("✗ " + firstLine(e.Reason))
 		}
 	case steps.StepFinished:
+		for _, l := range m.logs {
+			if l.status == running && e.Err == nil {
+				l.status = steps.Done
+			} else if l.status == running {
+				l.status = steps.Unknown
+			}
+		}
 		it := m.side[e.Step]
 		if it == nil {
 			return
@@ -364,7 +371,7 @@ func (m *Model) footer(w int) string {
 	} else {
 		keys = m.help.ShortHelpView(bindings)
 	}
-	return fit(status, w, 1) + "\n" + keys
+	return fit(status, w, 1) + "\n" + fit(keys, w, lipgloss.Height(keys))
 }
 
 func chunk(b []key.Binding, n int) [][]key.Binding {
@@ -427,4 +434,13 @@ func (m *Model) leave() {
 		m.screen = m.back[len(m.back)-1]
 		m.back = m.back[:len(m.back)-1]
 	}
+}
+
+func (m *Model) stepTitle(id string) string {
+	for _, s := range m.steps {
+		if s.ID() == id {
+			return s.Title()
+		}
+	}
+	return id
 }

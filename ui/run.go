@@ -16,7 +16,7 @@ import (
 // runScreen applies the steps in order, with a pane per host; a failure
 // stops and offers retry, skip with a reason, or abort.
 type runScreen struct {
-	queue  []string // step IDs to apply
+	queue  []string // step IDs to apply: those not found done or skipped
 	idx    int
 	failed error
 	focus  int // focused pane
@@ -27,7 +27,7 @@ type runScreen struct {
 func newRun(m *Model) *runScreen {
 	s := &runScreen{}
 	for _, st := range m.steps {
-		if it := m.side[st.ID()]; it != nil && it.status == steps.Skipped {
+		if it := m.side[st.ID()]; it != nil && (it.status == steps.Skipped || it.status == steps.Done) {
 			continue
 		}
 		s.queue = append(s.queue, st.ID())
@@ -118,7 +118,7 @@ func (s *runScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 func (s *runScreen) view(m *Model, w, h int) string {
 	var b strings.Builder
 	step := s.stepID()
-	b.WriteString(stTitle.Render(fmt.Sprintf("Applying step %d of %d: %s", min(s.idx+1, len(s.queue)), len(s.queue), step)) + "\n")
+	b.WriteString(stTitle.Render(fmt.Sprintf("Step %d of %d: %s", min(s.idx+1, len(s.queue)), len(s.queue), m.stepTitle(step))) + "\n")
 	used := 1
 	if s.failed != nil {
 		f := failureText(s.failed, w)
@@ -145,15 +145,15 @@ func failureText(err error, w int) string {
 		if se.Command != "" {
 			b.WriteString(cut("  command: "+se.Command, w) + "\n")
 		}
-		b.WriteString(wrap("  error:   "+firstLine(fmt.Sprint(se.Err)), w) + "\n")
+		b.WriteString(wrapIndent("  error:   ", firstLine(fmt.Sprint(se.Err)), w) + "\n")
 		next := se.Next
 		if next == "" {
 			next = "fix the cause on the host, then r retries (finished work is not repeated)"
 		}
-		b.WriteString(wrap("  next:    "+next, w) + "\n")
+		b.WriteString(wrapIndent("  next:    ", next, w) + "\n")
 	} else {
 		for _, l := range strings.Split(err.Error(), "\n") {
-			b.WriteString(wrap("  "+l, w) + "\n")
+			b.WriteString(wrapIndent("  ", l, w) + "\n")
 		}
 	}
 	b.WriteString(stDim.Render("r retry · s skip with a reason · a abort"))

@@ -113,3 +113,11 @@ func bar(done, total, w int) string {
 }
 
 func ansiStrip(s string) string { return ansi.Strip(s) }
+
+// wrapIndent wraps text after a prefix, indenting the continuation lines
+// under the text: "  next:    add the …\n           and then …".
+func wrapIndent(prefix, text string, w int) string {
+	ind := ansi.StringWidth(prefix)
+	body := wrap(text, w-ind)
+	return prefix + strings.ReplaceAll(body, "\n", "\n"+strings.Repeat(" ", ind))
+}

@@ -1,0 +1,237 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"aginstall/remote"
+	"aginstall/steps"
+	"aginstall/steps/rules"
+)
+
+// fakeStep stands for a registered step: the UI only reads ID and Title.
+type fakeStep struct{ id, title string }
+
+func (s fakeStep) ID() string                                           { return s.id }
+func (s fakeStep) Title() string                                        { return s.title }
+func (s fakeStep) Hosts(c *steps.Cluster) []string                      { return c.HostNames() }
+func (s fakeStep) Check(context.Context, *steps.Env) []steps.HostCheck  { return nil }
+func (s fakeStep) Apply(context.Context, *steps.Env) error              { return nil }
+
+var fakeSteps = []steps.Step{
+	fakeStep{"discover", "Discover the hosts"}, fakeStep{"docker", "Install Docker"},
+	fakeStep{"limits", "Docker limits"}, fakeStep{"swarm", "Create the swarm"},
+	fakeStep{"network", "Overlay network"}, fakeStep{"source", "Get the source"},
+	fakeStep{"nfs", "Share it over NFS"}, fakeStep{"labels", "Node labels"},
+	fakeStep{"settings", "Site settings"}, fakeStep{"registry", "Local registry"},
+	fakeStep{"deploy", "Deploy the stack"}, fakeStep{"migrate", "Migrate the DB"},
+	fakeStep{"admin", "Admin and course"},
+}
+
+// fakeBackend returns canned data and emits canned events, like the real one
+// would for the lab's three hosts.
+type fakeBackend struct {
+	mu       sync.Mutex
+	cluster  *steps.Cluster
+	saved    int
+	accepted []remote.HostKey
+	changed  bool // ScanHostKeys reports node3's key as changed
+	failOnce map[string]bool
+	applied  []string
+	skipped  map[string]string
+	password string
+	relabel  *steps.RelabelPlan
+	lines    int // output lines per host per step
+}
+
+func newFakeBackend() *fakeBackend {
+	return &fakeBackend{failOnce: map[string]bool{}, skipped: map[string]string{}, lines: 5}
+}
+
+func labCluster(path string) *steps.Cluster {
+	c := newCluster(path)
+	c.Name, c.Manager = "lab", "node1"
+	for i := 1; i <= 3; i++ {
+		c.Hosts = append(c.Hosts, steps.HostSpec{Name: fmt.Sprintf("node%d", i), Address: fmt.Sprintf("10.213.0.1%d", i), User: "agadmin", Port: 22})
+	}
+	c.Source.Repo = "http://10.213.0.1:8080/git/autograder-full-stack.git"
+	return c
+}
+
+func (b *fakeBackend) LoadCluster(path string) (*steps.Cluster, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cluster == nil {
+		b.cluster = labCluster(path)
+	}
+	c := *b.cluster
+	c.Hosts = append([]steps.HostSpec(nil), b.cluster.Hosts...)
+	return &c, nil
+}
+
+func (b *fakeBackend) SaveCluster(path string, c *steps.Cluster) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	cp := *c
+	cp.Hosts = append([]steps.HostSpec(nil), c.Hosts...)
+	b.cluster = &cp
+	b.saved++
+	return nil
+}
+
+func (b *fakeBackend) TestConnections(ctx context.Context, c *steps.Cluster) []steps.HostCheck {
+	var out []steps.HostCheck
+	for _, h := range c.Hosts {
+		out = append(out, steps.HostCheck{Host: h.Name, Status: steps.Done, Reason: "logged in as " + h.User})
+	}
+	return out
+}
+
+const fp = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"
+
+func (b *fakeBackend) ScanHostKeys(ctx context.Context, c *steps.Cluster) ([]remote.HostKey, error) {
+	keys := []remote.HostKey{
+		{Host: "node1", Address: "10.213.0.11", Port: 22, Type: "ssh-ed25519", Fingerprint: fp, Status: remote.KeyUnknown},
+		{Host: "node2", Address: "10.213.0.12", Port: 22, Type: "ssh-ed25519", Fingerprint: "SHA256:7Pq0t1kJ3n8yXb0m2c9s4Ew6Lh5Za1Rv3Tq8Yp2Nd0U", Status: remote.KeyUnknown},
+		{Host: "node3", Address: "10.213.0.13", Port: 22, Type: "ecdsa-sha2-nistp256", Fingerprint: "SHA256:Jm3kq9Vx2Lw8Rt5Yp1Nc6Hd0Fs4Ga7Be2Ui9Ox3Zq5", Status: remote.KeyKnown},
+	}
+	if b.changed {
+		keys[2].Status = remote.KeyChanged
+		keys[2].Want = []string{"SHA256:0ldKeyq9Vx2Lw8Rt5Yp1Nc6Hd0Fs4Ga7Be2Ui9Ox3Z"}
+		keys[2].Sources = []string{"/root/.ssh/known_hosts:4"}
+	}
+	return keys, nil
+}
+
+func (b *fakeBackend) AcceptHostKeys(ctx context.Context, c *steps.Cluster, keys []remote.HostKey) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.accepted = append(b.accepted, keys...)
+	return nil
+}
+
+func (b *fakeBackend) Steps() []steps.Step { return fakeSteps }
+
+func (b *fakeBackend) Facts(c *steps.Cluster) map[string]*steps.Facts {
+	out := map[string]*steps.Facts{}
+	for i, h := range c.Hosts {
+		f := &steps.Facts{Hostname: h.Name, OSID: "debian", OSVersion: "12", OSName: "Debian 12", CPUs: 2 + 2*i, MemoryMB: 4096 * (i + 1),
+			DiskFreeMB: 20480, Sudo: "nopasswd", Swarm: "inactive", ReachableAt: h.Address, IPVS: true}
+		if h.Name == "node2" {
+			f.Sudo = "password"
+			f.Findings = []steps.Finding{{Host: h.Name, Severity: steps.Warning, Code: "clock", Message: "the clock is 3 s off the manager's", Fix: "enable NTP: timedatectl set-ntp true"}}
+		}
+		out[h.Name] = f
+	}
+	return out
+}
+
+func (b *fakeBackend) Review(ctx context.Context, c *steps.Cluster, sink steps.Sink) ([]steps.StepReport, error) {
+	var out []steps.StepReport
+	for i, s := range fakeSteps {
+		st := steps.Todo
+		if i < 4 {
+			st = steps.Done
+		}
+		var checks []steps.HostCheck
+		for _, h := range c.HostNames() {
+			reason := "not done yet"
+			if st == steps.Done {
+				reason = "done"
+			}
+			checks = append(checks, steps.HostCheck{Host: h, Status: st, Reason: reason, Fix: map[bool]string{true: "", false: "aginstall apply does it"}[st == steps.Done]})
+		}
+		sink(steps.StepStarted{Step: s.ID(), Title: s.Title(), Mode: "check"})
+		sink(steps.StepFinished{Step: s.ID(), Checks: checks})
+		out = append(out, steps.StepReport{ID: s.ID(), Title: s.Title(), Status: st, Checks: checks})
+	}
+	return out, nil
+}
+
+func (b *fakeBackend) Plan(ctx context.Context, c *steps.Cluster, sink steps.Sink) ([]steps.Record, error) {
+	return []steps.Record{
+		{Step: "docker", Host: "node1", Purpose: "see whether Docker is installed", Kind: "cmd", Command: "docker version --format '{{.Server.Version}}'"},
+		{Step: "docker", Host: "node1", Purpose: "install Docker from Docker's apt repository", Kind: "cmd", Command: "apt-get install -y docker-ce docker-ce-cli containerd.io", Mutating: true, DryRun: true},
+		{Step: "limits", Host: "node1", Purpose: "raise LimitNOFILE for dockerd", Kind: "file", Command: "write /etc/systemd/system/docker.service.d/aginstall.conf", Mutating: true, DryRun: true,
+			Diff: "--- /etc/systemd/system/docker.service.d/aginstall.conf\n+++ new\n@@ -0,0 +1,2 @@\n+[Service]\n+LimitNOFILE=1048576\n"},
+		{Step: "swarm", Host: "node1", Purpose: "initialise the swarm", Kind: "api", Command: "SwarmInit(AdvertiseAddr=10.213.0.11)", Mutating: true, DryRun: true},
+		{Step: "docker", Host: "node2", Purpose: "install Docker from Docker's apt repository", Kind: "cmd", Command: "apt-get install -y docker-ce docker-ce-cli containerd.io", Mutating: true, DryRun: true},
+		{Step: "swarm", Host: "node2", Purpose: "join the swarm as a worker", Kind: "api", Command: "SwarmJoin(RemoteAddrs=[10.213.0.11:2377], JoinToken=<redacted>)", Mutating: true, DryRun: true},
+	}, nil
+}
+
+func (b *fakeBackend) ApplyStep(ctx context.Context, c *steps.Cluster, id string, sink steps.Sink) error {
+	b.mu.Lock()
+	fail := b.failOnce[id]
+	delete(b.failOnce, id)
+	b.applied = append(b.applied, id)
+	lines := b.lines
+	b.mu.Unlock()
+	title := id
+	for _, s := range fakeSteps {
+		if s.ID() == id {
+			title = s.Title()
+		}
+	}
+	hosts := c.HostNames()
+	sink(steps.StepStarted{Step: id, Title: title, Mode: "apply", Hosts: hosts})
+	var checks []steps.HostCheck
+	for _, h := range hosts {
+		sink(steps.CommandStarted{Step: id, Host: h, Purpose: "work on " + id, Command: "apt-get install -y docker.io", Mutating: true})
+		for i := 0; i < lines; i++ {
+			sink(steps.HostOutput{Step: id, Host: h, Stream: "stdout", Text: fmt.Sprintf("Unpacking package %d of %d …", i+1, lines)})
+		}
+		sink(steps.HostProgress{Step: id, Host: h, Purpose: "installing packages", Done: 3, Total: 4})
+		checks = append(checks, steps.HostCheck{Host: h, Status: steps.Done, Reason: "ok"})
+	}
+	if id == "deploy" {
+		for _, l := range []string{"django 1/1", "postgres 1/1", "nginx 0/1: no node has label webserver", "grader 1/1 (global)"} {
+			sink(steps.HostOutput{Step: id, Host: c.Manager, Stream: "stdout", Text: l})
+		}
+	}
+	if fail {
+		err := &steps.StepError{Step: id, Host: "node2", Purpose: "install Docker", Command: "apt-get install -y docker.io",
+			Err: errors.New("E: Unable to locate package docker.io"), Next: "add the distribution's main repository on node2, or choose the official source"}
+		sink(steps.HostFinished{Step: id, Host: "node1", Status: steps.Done, Reason: "ok"})
+		sink(steps.HostFinished{Step: id, Host: "node2", Status: steps.Failed, Reason: err.Error(), Err: err})
+		sink(steps.HostFinished{Step: id, Host: "node3", Status: steps.Done, Reason: "ok"})
+		sink(steps.StepFinished{Step: id, Err: err, Duration: time.Second})
+		return err
+	}
+	for _, h := range hosts {
+		sink(steps.HostFinished{Step: id, Host: h, Status: steps.Done, Reason: "ok"})
+	}
+	sink(steps.StepFinished{Step: id, Checks: checks, Duration: time.Second})
+	return nil
+}
+
+func (b *fakeBackend) Skip(c *steps.Cluster, id, reason string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.skipped[id] = reason
+	return nil
+}
+
+func (b *fakeBackend) SudoPassword(pw []byte) { b.password = string(pw) }
+
+func (b *fakeBackend) ReadLabels(ctx context.Context, c *steps.Cluster) (map[string][]string, map[string]rules.Node, error) {
+	labels := map[string][]string{
+		"node1": {"database", "cache", "rabbitmq_broker", "registry", "custom_image_registry"},
+		"node2": {"webserver", "django_app", "small_tasks", "deferred_grader"},
+		"node3": {"tiny_grader", "rerun_grader", "image_builder"},
+	}
+	sizes := map[string]rules.Node{"node1": {CPUs: 8, MemoryMB: 16384}, "node2": {CPUs: 8, MemoryMB: 8192}, "node3": {CPUs: 4, MemoryMB: 8192}}
+	return labels, sizes, nil
+}
+
+func (b *fakeBackend) ApplyRelabel(ctx context.Context, c *steps.Cluster, plan steps.RelabelPlan, confirmed []string, sink steps.Sink) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.relabel = &plan
+	return nil
+}
+
+func (b *fakeBackend) LogPath() string { return "/home/admin/.aginstall/aginstall.log" }
