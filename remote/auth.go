@@ -82,6 +82,10 @@ func (kr *keyring) load(path string) *keyFile {
 // decrypt asks for the passphrase (up to 3 times, like ssh) and caches the
 // outcome. pause/resume stop the connect timeout while the operator types.
 func (kr *keyring) decrypt(k *keyFile, pause, resume func()) (ssh.Signer, error) {
+	// Paused before waiting for the lock: another connection may be the
+	// one prompting right now.
+	pause()
+	defer resume()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.dec != nil || k.encErr != nil {
@@ -96,8 +100,6 @@ func (kr *keyring) decrypt(k *keyFile, pause, resume func()) (ssh.Signer, error)
 		k.encErr = err
 		return nil, err
 	}
-	pause()
-	defer resume()
 	for range 3 {
 		pw, err := kr.passphrase(k.path)
 		if err != nil {

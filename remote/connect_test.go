@@ -1,6 +1,16 @@
 package remote
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -24,5 +34,225 @@ func TestKeyAuthAndOneHandshake(t *testing.T) {
 	}
 	if n := p.Handshakes(); n != 1 {
 		t.Fatalf("Handshakes() = %d after 20 runs, want 1", n)
+	}
+}
+
+// isolate points HOME at an empty directory so the machine's own keys and
+// ssh config cannot help or hurt.
+func isolate(t *testing.T) {
+	t.Helper()
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("SSH_AUTH_SOCK", "")
+}
+
+func TestAgentAuth(t *testing.T) {
+	isolate(t)
+	s := startSSHD(t)
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
+	waitFor(t, 5*time.Second, func() bool { _, err := os.Stat(sock); return err == nil })
+	add := exec.Command("ssh-add", shared.agKey)
+	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("ssh-add: %v %s", err, out)
+	}
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	// No identity anywhere: only the agent holds a key the server accepts.
+	tg := Target{Name: "n1", Address: "127.0.0.1", Port: s.Port, User: "root"}
+	p := testPool(t, []Target{tg}, Options{KnownHostsFile: knownHostsFor(t, s)})
+	mustRun(t, mustConn(t, p, "n1"), Command{Line: "true"})
+
+	// Without the agent the same target is refused, with a useful message.
+	t.Setenv("SSH_AUTH_SOCK", "")
+	p = testPool(t, []Target{tg}, Options{KnownHostsFile: knownHostsFor(t, s)})
+	_, err := p.Conn(context.Background(), "n1")
+	if !errors.Is(err, ErrAuthFailed) || !strings.Contains(err.Error(), `user "root"`) || !strings.Contains(err.Error(), "authorized_keys") {
+		t.Fatalf("want ErrAuthFailed, got %v", err)
+	}
+	t.Log(err)
+}
+
+// An encrypted key: the passphrase is asked once for two hosts, and the
+// connect timeout does not run while the operator types.
+func TestEncryptedKeyPassphrase(t *testing.T) {
+	isolate(t)
+	s := startSSHD(t)
+	var asked atomic.Int32
+	a, b := target(s, "a", "root"), target(s, "b", "root")
+	a.Identity, b.Identity = shared.encKey, shared.encKey
+	p := testPool(t, []Target{a, b}, Options{
+		KnownHostsFile: knownHostsFor(t, s),
+		ConnectTimeout: time.Second,
+		Passphrase: func(path string) ([]byte, error) {
+			if path != shared.encKey {
+				t.Errorf("asked for %s", path)
+			}
+			time.Sleep(1500 * time.Millisecond) // slower than ConnectTimeout
+			if asked.Add(1) == 1 {
+				return []byte("wrong"), nil // a typo, asked again
+			}
+			return []byte(encPass), nil
+		},
+	})
+	var wg sync.WaitGroup
+	for _, h := range []string{"a", "b"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := p.Conn(context.Background(), h); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := asked.Load(); n != 2 {
+		t.Fatalf("passphrase asked %d times, want 2 (one typo, then once for both hosts)", n)
+	}
+}
+
+func TestSSHConfigAliasAndOverride(t *testing.T) {
+	isolate(t)
+	s := startSSHD(t)
+	kh := knownHostsFor(t, s)
+	cfg := filepath.Join(t.TempDir(), "config")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`Host lab-node
+    HostName 127.0.0.1
+    Port %d
+    User %s
+    IdentityFile %s
+    UserKnownHostsFile %s
+`, s.Port, sudoUser, shared.key, kh)), 0o600)
+	p := testPool(t, []Target{{Name: "n1", Address: "lab-node"}, {Name: "n2", Address: "lab-node", User: "root"}},
+		Options{SSHConfigFile: cfg})
+	if res := mustRun(t, mustConn(t, p, "n1"), Command{Line: "id -un"}); string(res.Stdout) != sudoUser+"\n" {
+		t.Fatalf("ssh_config user: %q", res.Stdout)
+	}
+	// The cluster file's user wins over ssh_config's.
+	if res := mustRun(t, mustConn(t, p, "n2"), Command{Line: "id -un"}); string(res.Stdout) != "root\n" {
+		t.Fatalf("override: %q", res.Stdout)
+	}
+}
+
+// ProxyJump through a second sshd, from the cluster file and from
+// ssh_config. The bastion's log shows the forwarded connection, and a
+// bastion that forbids forwarding makes the connection fail.
+func TestBastion(t *testing.T) {
+	isolate(t)
+	bastion := startSSHD(t)
+	host := startSSHD(t)
+	kh := knownHostsFor(t, bastion, host)
+	tg := target(host, "inner", "root")
+	tg.Bastion = "root@127.0.0.1:" + strconv.Itoa(bastion.Port)
+	p := testPool(t, []Target{tg}, Options{KnownHostsFile: kh})
+	mustRun(t, mustConn(t, p, "inner"), Command{Line: "true"})
+	log, _ := os.ReadFile(bastion.Log)
+	if !strings.Contains(string(log), "target 127.0.0.1 port "+strconv.Itoa(host.Port)) {
+		t.Fatalf("bastion log shows no forwarding to port %d:\n%s", host.Port, log)
+	}
+	if p.Handshakes() != 1 {
+		t.Fatalf("Handshakes %d", p.Handshakes())
+	}
+
+	cfg := filepath.Join(t.TempDir(), "config")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("Host inner\n  HostName 127.0.0.1\n  Port %d\n  User root\n  ProxyJump jump\nHost jump\n  HostName 127.0.0.1\n  Port %d\n  User root\n  IdentityFile %s\n",
+		host.Port, bastion.Port, shared.key)), 0o600)
+	p = testPool(t, []Target{{Name: "inner", Address: "inner", Identity: shared.key}}, Options{SSHConfigFile: cfg, KnownHostsFile: kh})
+	if res := mustRun(t, mustConn(t, p, "inner"), Command{Line: "echo $SSH_CONNECTION"}); !strings.HasPrefix(string(res.Stdout), "127.0.0.1 ") {
+		t.Fatalf("%q", res.Stdout)
+	}
+
+	closed := startSSHD(t, "AllowTcpForwarding no")
+	tg.Bastion = "root@127.0.0.1:" + strconv.Itoa(closed.Port)
+	p = testPool(t, []Target{tg}, Options{KnownHostsFile: knownHostsFor(t, closed, host)})
+	_, err := p.Conn(context.Background(), "inner")
+	var ce *ConnectError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "through bastion "+tg.Bastion) {
+		t.Fatalf("want a ConnectError through the bastion, got %v", err)
+	}
+	t.Log(err)
+}
+
+// Bastion and host both unknown: one scan reports both, one accept, connect.
+func TestBastionScan(t *testing.T) {
+	isolate(t)
+	bastion := startSSHD(t)
+	host := startSSHD(t)
+	tg := target(host, "inner", "root")
+	tg.Bastion = "root@127.0.0.1:" + strconv.Itoa(bastion.Port)
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	p := testPool(t, []Target{tg}, Options{KnownHostsFile: kh})
+	if _, err := p.Conn(context.Background(), "inner"); !errors.Is(err, ErrHostKeyUnknown) {
+		t.Fatalf("want unknown bastion key, got %v", err)
+	}
+	keys, err := p.ScanHostKeys(context.Background())
+	if err != nil || len(keys) != 2 || !keys[0].Bastion || keys[0].Port != bastion.Port || keys[1].Host != "inner" ||
+		keys[0].Status != KeyUnknown || keys[1].Status != KeyUnknown {
+		t.Fatalf("%+v %v", keys, err)
+	}
+	if err := p.AcceptHostKeys(keys); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, mustConn(t, p, "inner"), Command{Line: "true"})
+}
+
+func TestHostDown(t *testing.T) {
+	isolate(t)
+	sharedKeys(t)
+	port := freePort(t) // nothing listens there
+	p := testPool(t, []Target{
+		{Name: "closed", Address: "127.0.0.1", Port: port, Identity: shared.key},
+		{Name: "unroutable", Address: "10.213.0.250", Identity: shared.key}, // the lab range, never assigned
+	}, Options{KnownHostsFile: filepath.Join(t.TempDir(), "kh"), ConnectTimeout: time.Second})
+	var ce *ConnectError
+	start := time.Now()
+	_, err := p.Conn(context.Background(), "closed")
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "127.0.0.1:"+strconv.Itoa(port)) || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("closed port: %v", err)
+	}
+	t.Logf("closed port, %v: %v", time.Since(start), err)
+	start = time.Now()
+	_, err = p.Conn(context.Background(), "unroutable")
+	took := time.Since(start)
+	t.Logf("unroutable, %v: %v", took, err)
+	if !errors.As(err, &ce) || took > 1500*time.Millisecond {
+		t.Fatalf("unroutable: %v after %v", err, took)
+	}
+	if !strings.Contains(err.Error(), "unroutable (10.213.0.250:22)") || !strings.Contains(err.Error(), "1s") {
+		t.Fatalf("message: %v", err)
+	}
+	if _, err := p.ScanHostKeys(context.Background()); !errors.As(err, &ce) {
+		t.Fatalf("scan of down hosts: %v", err)
+	}
+}
+
+// sshd drops unauthenticated connections beyond MaxStartups; with
+// MaxHandshakes under it, 12 hosts connecting at once all get through.
+// (Without the limit most of them are reset; the margin of 2 covers sshd
+// counting a connection until its child reports the login.)
+func TestMaxHandshakes(t *testing.T) {
+	isolate(t)
+	s := startSSHD(t, "MaxStartups 4")
+	var targets []Target
+	for i := range 12 {
+		targets = append(targets, target(s, "n"+strconv.Itoa(i), "root"))
+	}
+	p := testPool(t, targets, Options{KnownHostsFile: knownHostsFor(t, s), MaxHandshakes: 2})
+	var wg sync.WaitGroup
+	for _, tg := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := p.Conn(context.Background(), tg.Name); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if p.Handshakes() != 12 {
+		t.Fatalf("Handshakes %d", p.Handshakes())
 	}
 }

@@ -53,6 +53,10 @@ func (e *ConnectError) Error() string {
 	default:
 		fmt.Fprintf(&b, ": %v", e.Err)
 	}
+	if e.Via != "" && strings.Contains(fmt.Sprint(e.Err), "administratively prohibited") {
+		b.WriteString(". The bastion refused to forward the connection: its sshd must allow it (AllowTcpForwarding, PermitOpen)")
+		return b.String()
+	}
 	b.WriteString(". Check that the host is up, that the address and port in the cluster file are right, " +
 		"and that a firewall allows SSH from this machine")
 	if e.Via != "" {

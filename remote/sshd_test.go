@@ -170,21 +170,22 @@ func startSSHD(t *testing.T, extra ...string) *testSSHD {
 	}
 	for range 5 {
 		s := &testSSHD{Port: freePort(t), Dir: dir, HostKey: pub, Log: filepath.Join(dir, "sshd.log")}
-		cfg := strings.Join(append([]string{
-			"Port " + strconv.Itoa(s.Port),
+		// extra comes first: for most keywords sshd keeps the first value.
+		cfg := strings.Join(append(extra,
+			"Port "+strconv.Itoa(s.Port),
 			"ListenAddress 127.0.0.1",
-			"HostKey " + hk,
-			"PidFile " + filepath.Join(dir, "sshd.pid"),
+			"HostKey "+hk,
+			"PidFile "+filepath.Join(dir, "sshd.pid"),
 			"UsePAM no",
 			"StrictModes no",
-			"AuthorizedKeysFile " + shared.authorizedKeys,
+			"AuthorizedKeysFile "+shared.authorizedKeys,
 			"PasswordAuthentication no",
 			"KbdInteractiveAuthentication no",
 			"PermitRootLogin prohibit-password",
 			"AllowTcpForwarding yes",
 			"AllowStreamLocalForwarding yes",
 			"LogLevel DEBUG1",
-		}, extra...), "\n") + "\n"
+		), "\n") + "\n"
 		cfgPath := filepath.Join(dir, "sshd_config")
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
