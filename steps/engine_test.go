@@ -162,7 +162,7 @@ func TestEnginePlanThenApplyThenNothing(t *testing.T) {
 	var applied []string
 	for _, r := range env.Runner.Mutations() {
 		if !r.DryRun {
-			applied = append(applied, r.Host+" "+strings.SplitN(r.Command, ", backup", 2)[0])
+			applied = append(applied, r.Host+" "+strings.SplitN(r.Command, "; old content kept at", 2)[0])
 		}
 	}
 	if strings.Join(sortStrings(applied), "|") != strings.Join(sortStrings(planned), "|") {

@@ -202,7 +202,7 @@ func (h *HostRunner) WriteFile(ctx context.Context, purpose, path string, old, n
 		var backup string
 		backup, err = c.WriteFile(ctx, path, new, opt)
 		if backup != "" {
-			rec.Command += ", backup " + backup
+			rec.Command += "; old content kept at " + backup
 		}
 	}
 	rec.Duration = time.Since(rec.Time)
