@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,116 +12,127 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// dockerMode is how this connection reaches the engine's socket, found once.
 type dockerMode int
 
 const (
 	dockerUnknown dockerMode = iota
-	dockerDirect             // the SSH user may open the socket (root or docker group)
-	dockerSudo               // only through `sudo docker system dial-stdio`
+	dockerDirect             // the SSH user can open the socket (root, docker group)
+	dockerSudo               // `sudo docker system dial-stdio` per connection
 )
 
-const dockerSocket = "/var/run/docker.sock"
+const dockerSock = "/var/run/docker.sock"
 
-// Docker returns a moby client whose every connection is tunnelled through
-// this SSH connection to the host's /var/run/docker.sock. WithHost must come
-// before WithDialContext: the other order silently dials the LOCAL socket.
+// Docker returns a Docker API client that reaches /var/run/docker.sock on
+// the host through this SSH connection: directly (direct-streamlocal) when
+// the user may open the socket, else through `sudo docker system
+// dial-stdio` in a session per connection (needs the docker CLI there). The
+// client is checked with a ping; close it when done.
 func (c *Conn) Docker(ctx context.Context) (*client.Client, error) {
 	mode, err := c.dockerAccess(ctx)
 	if err != nil {
 		return nil, err
 	}
-	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-		if mode == dockerDirect {
-			return c.client.DialContext(ctx, "unix", dockerSocket)
-		}
-		return c.dialStdio(ctx)
-	}
-	cli, err := client.New(client.WithHost("unix://"+dockerSocket), client.WithDialContext(dial))
+	cli, err := client.New(
+		// WithHost first: WithDialContext after it replaces the dialer; the
+		// other order silently dials the local socket.
+		client.WithHost("unix://"+dockerSock),
+		client.WithDialContext(func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return c.dialDocker(ctx, mode)
+		}),
+	)
 	if err != nil {
 		return nil, fmt.Errorf("%s: creating the Docker client: %w", c.label, err)
+	}
+	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		cli.Close()
+		how := "directly"
+		if mode == dockerSudo {
+			how = "through sudo docker system dial-stdio"
+		}
+		return nil, fmt.Errorf("%s: the Docker API at %s (reached %s) does not answer: %w. Check that Docker is running there (systemctl status docker)",
+			c.label, dockerSock, how, err)
 	}
 	return cli, nil
 }
 
-// dockerAccess finds out once whether the socket opens directly, and else
-// whether sudo can reach it.
+// dockerAccess decides once per connection how to reach the socket.
 func (c *Conn) dockerAccess(ctx context.Context) (dockerMode, error) {
 	c.dockerMu.Lock()
 	defer c.dockerMu.Unlock()
 	if c.dockerMode != dockerUnknown {
 		return c.dockerMode, nil
 	}
-	conn, derr := c.client.DialContext(ctx, "unix", dockerSocket)
-	if derr == nil {
+	conn, directErr := c.client.DialContext(ctx, "unix", dockerSock)
+	if directErr == nil {
 		conn.Close()
 		c.dockerMode = dockerDirect
 		return c.dockerMode, nil
 	}
-	// Not directly: is there an engine at all, and can sudo reach it?
-	if _, err := c.Run(ctx, Command{Line: "test -S " + dockerSocket + " && command -v docker >/dev/null", Sudo: true}, nil); err != nil {
-		return dockerUnknown, fmt.Errorf("%s: cannot reach the Docker engine: %v; and through sudo: %v. "+
-			"Install Docker (the docker step), or let the SSH user reach the socket: `sudo usermod -aG docker <user>` then reconnect, or connect as root", c.label, derr, err)
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
 	}
-	c.dockerMode = dockerSudo
-	return c.dockerMode, nil
+	// sshd opens the socket as the user with the groups of login time: a
+	// user just added to the docker group gets here until it reconnects.
+	_, sudoErr := c.Run(ctx, Command{Line: "docker version --format '{{.Server.Version}}'", Sudo: true}, nil)
+	if sudoErr == nil {
+		c.dockerMode = dockerSudo
+		return c.dockerMode, nil
+	}
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	u := c.ep.user
+	return 0, fmt.Errorf("%s: %q cannot reach the Docker socket %s: opening it directly: %v; through sudo: %v. "+
+		"To fix: add the user to the docker group (sudo usermod -aG docker %s; aginstall reconnects), or connect as root "+
+		"or as a user with sudo; if Docker is not installed or not running yet, run the docker step first",
+		c.label, u, dockerSock, directErr, sudoErr, u)
 }
 
-// dialStdio opens one engine connection as `sudo docker system dial-stdio`
-// on a session: the sudo password (if any) goes first on stdin, then the
-// HTTP stream.
-func (c *Conn) dialStdio(ctx context.Context) (net.Conn, error) {
-	line, prefix, _, err := c.sudoWrap(ctx, Command{Line: "docker system dial-stdio", Sudo: true})
+func (c *Conn) dialDocker(ctx context.Context, mode dockerMode) (net.Conn, error) {
+	if mode == dockerDirect {
+		return c.client.DialContext(ctx, "unix", dockerSock)
+	}
+	line, stdin, _, err := c.sudoWrap(ctx, Command{Line: "docker system dial-stdio", Sudo: true})
 	if err != nil {
 		return nil, err
 	}
 	sess, err := c.client.NewSession()
 	if err != nil {
-		return nil, c.lostErr("opening a session for the Docker socket", err)
+		return nil, c.lostErr("opening a session for docker system dial-stdio", err)
 	}
-	stdin, err := sess.StdinPipe()
-	if err != nil {
+	in, err1 := sess.StdinPipe()
+	out, err2 := sess.StdoutPipe()
+	if err := errors.Join(err1, err2, sess.Start(line)); err != nil {
 		sess.Close()
-		return nil, err
+		return nil, fmt.Errorf("%s: starting docker system dial-stdio: %w", c.label, err)
 	}
-	stdout, err := sess.StdoutPipe()
-	if err != nil {
-		sess.Close()
-		return nil, err
-	}
-	if err := sess.Start(line); err != nil {
-		sess.Close()
-		return nil, c.lostErr("starting docker system dial-stdio", err)
-	}
-	if len(prefix) > 0 {
-		if _, err := stdin.Write(prefix); err != nil {
+	if len(stdin) > 0 { // the sudo password line; sudo reads exactly that line
+		if _, err := in.Write(stdin); err != nil {
 			sess.Close()
-			return nil, err
+			return nil, fmt.Errorf("%s: docker system dial-stdio: %w", c.label, err)
 		}
 	}
-	return &stdioConn{sess: sess, r: stdout, w: stdin}, nil
+	return &stdioConn{sess: sess, in: in, out: out}, nil
 }
 
-// stdioConn is a net.Conn over an SSH session's stdin and stdout.
+// stdioConn is a net.Conn over a session's stdin and stdout.
 type stdioConn struct {
 	sess *ssh.Session
-	r    io.Reader
-	w    io.WriteCloser
+	in   io.WriteCloser
+	out  io.Reader
 }
 
-func (s *stdioConn) Read(p []byte) (int, error)  { return s.r.Read(p) }
-func (s *stdioConn) Write(p []byte) (int, error) { return s.w.Write(p) }
+var stdioAddr = &net.UnixAddr{Name: dockerSock, Net: "unix"}
+
+func (s *stdioConn) Read(b []byte) (int, error)  { return s.out.Read(b) }
+func (s *stdioConn) Write(b []byte) (int, error) { return s.in.Write(b) }
+func (s *stdioConn) CloseWrite() error           { return s.in.Close() }
 func (s *stdioConn) Close() error {
-	s.w.Close()
+	s.in.Close()
 	return s.sess.Close()
 }
-func (s *stdioConn) LocalAddr() net.Addr                { return stdioAddr{} }
-func (s *stdioConn) RemoteAddr() net.Addr               { return stdioAddr{} }
+func (s *stdioConn) LocalAddr() net.Addr                { return stdioAddr }
+func (s *stdioConn) RemoteAddr() net.Addr               { return stdioAddr }
 func (s *stdioConn) SetDeadline(t time.Time) error      { return nil }
 func (s *stdioConn) SetReadDeadline(t time.Time) error  { return nil }
 func (s *stdioConn) SetWriteDeadline(t time.Time) error { return nil }
-
-type stdioAddr struct{}
-
-func (stdioAddr) Network() string { return "ssh-stdio" }
-func (stdioAddr) String() string  { return "docker system dial-stdio" }

@@ -1,0 +1,143 @@
+//go:build lab
+
+package remote
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"aginstall/internal/labtest"
+	"github.com/moby/moby/client"
+)
+
+// labPool connects to every lab host as user, with the lab's key and the
+// host keys pinned from lab.json (nothing read from or written to the
+// machine's known_hosts).
+func labPool(t *testing.T, l *labtest.Lab, user string) *Pool {
+	t.Helper()
+	var targets []Target
+	for _, h := range l.Hosts {
+		targets = append(targets, Target{Name: h.Name, Address: h.Address, User: user, Identity: l.Key, HostKey: h.HostKeyFingerprint})
+	}
+	return testPool(t, targets, Options{
+		KnownHostsFile: t.TempDir() + "/known_hosts",
+		SudoPassword:   func(string) ([]byte, error) { return []byte(l.SudoPassword), nil },
+	})
+}
+
+// dockerHost is a lab host with a running Docker engine; if none has one,
+// docker.io is installed on the last host from the lab's apt repository.
+func dockerHost(t *testing.T, l *labtest.Lab, p *Pool) string {
+	t.Helper()
+	ctx := context.Background()
+	for _, h := range l.Hosts {
+		if _, err := mustConn(t, p, h.Name).Run(ctx, Command{Line: "systemctl is-active --quiet docker"}, nil); err == nil {
+			return h.Name
+		}
+	}
+	name := l.Hosts[len(l.Hosts)-1].Name
+	t.Logf("no lab host runs Docker: installing docker.io on %s", name)
+	_, err := mustConn(t, p, name).Run(ctx, Command{Line: "export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q docker.io && systemctl start docker"},
+		func(l Line) { t.Log(l.Text) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+func TestLabDockerOverSSH(t *testing.T) {
+	l := labtest.Load(t)
+	ctx := context.Background()
+	root := labPool(t, l, "root")
+	start := time.Now()
+	mustConn(t, root, l.Hosts[0].Name)
+	t.Logf("connect to a lab host (pinned key): %v", time.Since(start))
+	host := dockerHost(t, l, root)
+
+	check := func(t *testing.T, c *Conn, want dockerMode) {
+		cli, err := c.Docker(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cli.Close()
+		if c.dockerMode != want {
+			t.Fatalf("reached Docker by mode %d, want %d", c.dockerMode, want)
+		}
+		info, err := cli.Info(ctx, client.InfoOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Info.ServerVersion == "" || !strings.EqualFold(info.Info.Name, host) {
+			t.Fatalf("Info from the wrong engine? name %q version %q", info.Info.Name, info.Info.ServerVersion)
+		}
+		// Several API calls, each a new connection through the tunnel.
+		for range 3 {
+			if _, err := cli.Ping(ctx, client.PingOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Logf("%s: Docker %s, swarm %q", host, info.Info.ServerVersion, info.Info.Swarm.LocalNodeState)
+	}
+	t.Run("root", func(t *testing.T) { check(t, mustConn(t, root, host), dockerDirect) })
+
+	t.Run(l.SudoUser, func(t *testing.T) {
+		p := labPool(t, l, l.SudoUser)
+		c := mustConn(t, p, host)
+		want := dockerSudo
+		if res, err := c.Run(ctx, Command{Line: "id -nG"}, nil); err == nil && strings.Contains(" "+string(res.Stdout), " docker") {
+			want = dockerDirect // someone put agadmin in the docker group
+		}
+		check(t, c, want)
+	})
+
+	t.Run(l.NosudoUser, func(t *testing.T) {
+		p := labPool(t, l, l.NosudoUser)
+		_, err := mustConn(t, p, host).Docker(ctx)
+		if err == nil || !strings.Contains(err.Error(), "cannot reach the Docker socket") || !strings.Contains(err.Error(), "usermod -aG docker "+l.NosudoUser) {
+			t.Fatalf("want a clear error, got %v", err)
+		}
+		t.Log(err)
+	})
+}
+
+// The lab's sudo user with its real password, on a real distribution.
+func TestLabSudoAndCancel(t *testing.T) {
+	l := labtest.Load(t)
+	ctx := context.Background()
+	p := labPool(t, l, l.SudoUser)
+	for _, h := range l.Hosts {
+		c := mustConn(t, p, h.Name)
+		if res := mustRun(t, c, Command{Line: "id -u", Sudo: true}); string(res.Stdout) != "0\n" {
+			t.Fatalf("%s: %q", h.Name, res.Stdout)
+		}
+	}
+	if p.Handshakes() != len(l.Hosts) {
+		t.Fatalf("Handshakes %d for %d hosts", p.Handshakes(), len(l.Hosts))
+	}
+	h := l.Hosts[0].Name
+	marker := "0." + time.Now().Format("150405000000")
+	cctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := mustConn(t, p, h).Run(cctx, Command{Line: "sleep 300 " + marker, Sudo: true}, nil)
+		errc <- err
+	}()
+	alive := func() bool {
+		out, _ := l.Exec(t, h, "pgrep", "-f", "sleep 300 "+marker)
+		return strings.TrimSpace(out) != ""
+	}
+	waitFor(t, 10*time.Second, alive)
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, func() bool { return !alive() })
+
+	np := labPool(t, l, l.NosudoUser)
+	if _, err := mustConn(t, np, h).Run(ctx, Command{Line: "true", Sudo: true}, nil); !errors.Is(err, ErrNoSudo) {
+		t.Fatalf("%s: want ErrNoSudo, got %v", l.NosudoUser, err)
+	}
+}
