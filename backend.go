@@ -5,8 +5,8 @@ import (
 	"os"
 	"sync"
 
-	"github.com/google/renameio/v2"
 	"github.com/goccy/go-yaml"
+	"github.com/google/renameio/v2"
 
 	"aginstall/remote"
 	"aginstall/steps"
