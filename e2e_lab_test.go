@@ -1,0 +1,173 @@
+//go:build lab
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"aginstall/internal/labtest"
+	"aginstall/steps"
+)
+
+// TestEndToEnd installs the stand-in autograder stack on the lab's bare hosts
+// with the real binary, reviews it, applies again (which must change nothing),
+// and then asks the hosts themselves — not our state — what is there.
+func TestEndToEnd(t *testing.T) {
+	lab := labtest.Load(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "aginstall")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(lab.ClusterFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := filepath.Join(dir, "aginstall.yaml")
+	if err := os.WriteFile(cluster, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	known := filepath.Join(dir, "known_hosts")
+	run := func(args ...string) (string, error) {
+		args = append(args, "-f", cluster, "--known-hosts", known, "--ssh-config", "none")
+		cmd := exec.Command(bin, args...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		start := time.Now()
+		err := cmd.Run()
+		t.Logf("aginstall %s: %s", strings.Join(args[:2], " "), time.Since(start).Round(time.Second))
+		return out.String(), err
+	}
+
+	// 1. From bare hosts to the deployed stack with a course and its admin.
+	out, err := run("apply", "--yes")
+	if err != nil {
+		t.Fatalf("first apply failed: %v\n%s", err, tail(out, 80))
+	}
+	logs := latestLog(t, dir)
+
+	// 2. Review: every step done on every host.
+	out, err = run("review", "--json")
+	if err != nil {
+		t.Fatalf("review: %v\n%s", err, tail(out, 40))
+	}
+	var review struct {
+		Steps []steps.StepReport `json:"steps"`
+	}
+	if err := json.Unmarshal([]byte(jsonPart(out)), &review); err != nil {
+		t.Fatalf("review JSON: %v\n%s", err, out)
+	}
+	if len(review.Steps) != len(steps.All()) {
+		t.Fatalf("review lists %d steps, the engine has %d", len(review.Steps), len(steps.All()))
+	}
+	for _, s := range review.Steps {
+		for _, c := range s.Checks {
+			if c.Status != steps.Done {
+				t.Errorf("review: %s on %s is %s: %s", s.ID, c.Host, c.Status, c.Reason)
+			}
+		}
+	}
+
+	// 3. A second apply runs no mutating command, by the runner's own record (the log).
+	out, err = run("apply", "--yes")
+	if err != nil {
+		t.Fatalf("second apply failed: %v\n%s", err, tail(out, 40))
+	}
+	second := latestLog(t, dir)
+	if second == logs {
+		t.Fatal("the second apply wrote no log of its own")
+	}
+	raw, _ := os.ReadFile(second)
+	if m := regexp.MustCompile(`(?m)^.* \| change .*$`).FindAllString(string(raw), -1); len(m) > 0 {
+		t.Fatalf("the second apply changed things:\n%s", strings.Join(m, "\n"))
+	}
+
+	// 4. The hosts themselves: 3 Ready nodes with the asked labels, the stack converged, the course.
+	nodes, err := lab.Exec(t, "node1", "docker", "node", "ls", "--format", "{{.Hostname}} {{.Status}}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(nodes, " Ready"); got != 3 {
+		t.Fatalf("docker node ls:\n%s", nodes)
+	}
+	c, err := steps.ParseCluster(cluster, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range c.Hosts {
+		js, err := lab.Exec(t, "node1", "docker", "node", "inspect", h.Name, "--format", "{{json .Spec.Labels}}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var labels map[string]string
+		if err := json.Unmarshal([]byte(strings.TrimSpace(js)), &labels); err != nil {
+			t.Fatalf("%s labels %q: %v", h.Name, js, err)
+		}
+		var got []string
+		for k, v := range labels {
+			if v == "true" {
+				got = append(got, k)
+			}
+		}
+		want := append([]string(nil), h.Labels...)
+		sort.Strings(got)
+		sort.Strings(want)
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s labels %v, want %v", h.Name, got, want)
+		}
+	}
+	services, err := lab.Exec(t, "node1", "docker", "service", "ls", "--format", "{{.Name}} {{.Replicas}}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(services), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		parts := strings.SplitN(f[1], "/", 2)
+		if len(parts) == 2 && parts[0] != parts[1] {
+			t.Errorf("service %s not converged: %s", f[0], f[1])
+		}
+	}
+	course, err := lab.Exec(t, "node2", "sh", "-c",
+		`docker exec $(docker ps -q -f label=com.docker.swarm.service.name=ag-stack_django | head -n1) python3 manage.py shell -c "from autograder.core.models import Course; c = Course.objects.get(name='Lab Course 101'); print([u.username for u in c.admins.all()])"`)
+	if err != nil || !strings.Contains(course, "admin@lab.test") {
+		t.Fatalf("course from Django: %q (%v)", course, err)
+	}
+}
+
+func latestLog(t *testing.T, dir string) string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, ".aginstall", "logs", "*.log"))
+	if len(files) == 0 {
+		t.Fatal("no log written")
+	}
+	sort.Strings(files)
+	return files[len(files)-1]
+}
+
+func jsonPart(s string) string {
+	if i := strings.Index(s, "{\n"); i >= 0 {
+		return s[i:]
+	}
+	return s
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
