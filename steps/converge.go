@@ -329,10 +329,9 @@ func convergeWait(ctx context.Context, env *Env, h *HostRunner, stack string, ti
 				if r.Converged {
 					done++
 				}
-				if line := r.String(); !r.Converged || last[r.Service] != "" {
-					if last[r.Service] != line {
-						siteOutput(h, "stdout", line)
-					}
+				// Every row once, then only the rows that changed.
+				if line := r.String(); last[r.Service] != line {
+					siteOutput(h, "stdout", line)
 					last[r.Service] = line
 				}
 			}
