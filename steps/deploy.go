@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
@@ -232,14 +233,20 @@ func (s deployStep) Apply(ctx context.Context, env *Env) error {
 		compose = "docker compose"
 	}
 	dir := remote.Quote(c.Source.Path)
-	runs := []struct{ purpose, line, next string }{
-		{"build the images", "cd " + dir + " && " + compose + " build", "read the build output above; a failing Dockerfile step names the file to fix"},
+	// Bounded, but generously: a first build on a slow link takes long.
+	runs := []struct {
+		purpose, line, next string
+		limit               time.Duration
+	}{
+		{"build the images", "cd " + dir + " && " + compose + " build", "read the build output above; a failing Dockerfile step names the file to fix", 90 * time.Minute},
 		{"push the images to the swarm's registry (127.0.0.1:5000)", "cd " + dir + " && " + compose + " push",
-			"check the registry service runs (`docker service ps registry`) and answers on 127.0.0.1:5000 on " + c.Manager},
-		{"deploy the stack", "cd " + dir + " && docker stack deploy -c docker-compose.yml " + remote.Quote(c.Stack), ""},
+			"check the registry service runs (`docker service ps registry`) and answers on 127.0.0.1:5000 on " + c.Manager, 30 * time.Minute},
+		{"deploy the stack", "cd " + dir + " && docker stack deploy -c docker-compose.yml " + remote.Quote(c.Stack), "", 10 * time.Minute},
 	}
 	for _, r := range runs {
-		_, err := h.Run(ctx, r.purpose, remote.Command{Line: r.line, Sudo: sudo})
+		rctx, cancel := context.WithTimeout(ctx, r.limit)
+		_, err := h.Run(rctx, r.purpose, remote.Command{Line: r.line, Sudo: sudo})
+		cancel()
 		if errors.Is(err, ErrDryRun) {
 			continue
 		}
