@@ -186,3 +186,12 @@ func (f *flow) golden(name string) *flow {
 	}
 	return f
 }
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

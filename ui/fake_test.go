@@ -15,11 +15,11 @@ import (
 // fakeStep stands for a registered step: the UI only reads ID and Title.
 type fakeStep struct{ id, title string }
 
-func (s fakeStep) ID() string                                           { return s.id }
-func (s fakeStep) Title() string                                        { return s.title }
-func (s fakeStep) Hosts(c *steps.Cluster) []string                      { return c.HostNames() }
-func (s fakeStep) Check(context.Context, *steps.Env) []steps.HostCheck  { return nil }
-func (s fakeStep) Apply(context.Context, *steps.Env) error              { return nil }
+func (s fakeStep) ID() string                                          { return s.id }
+func (s fakeStep) Title() string                                       { return s.title }
+func (s fakeStep) Hosts(c *steps.Cluster) []string                     { return c.HostNames() }
+func (s fakeStep) Check(context.Context, *steps.Env) []steps.HostCheck { return nil }
+func (s fakeStep) Apply(context.Context, *steps.Env) error             { return nil }
 
 var fakeSteps = []steps.Step{
 	fakeStep{"discover", "Discover the hosts"}, fakeStep{"docker", "Install Docker"},

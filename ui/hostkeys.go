@@ -139,6 +139,9 @@ func (s *hostKeysScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 func (s *hostKeysScreen) view(m *Model, w, h int) string {
 	var b strings.Builder
 	b.WriteString(stTitle.Render("Host keys") + "\n")
+	if s.err != "" {
+		b.WriteString(stErr.Render(wrap(s.err, w)) + "\n")
+	}
 	if !s.scanned {
 		return b.String() + "Reading each host's SSH key…\n"
 	}
@@ -194,9 +197,6 @@ func (s *hostKeysScreen) view(m *Model, w, h int) string {
 		b.WriteString("\n" + stErr.Render(k.Host+": the key changed") + "\n")
 		b.WriteString(wrapIndent("  ", fmt.Sprintf("now %s, expected %s (%s).", k.Fingerprint, strings.Join(k.Want, " or "), strings.Join(k.Sources, ", ")), w) + "\n")
 		b.WriteString(wrapIndent("  ", fmt.Sprintf("Fix: confirm the new key on the host's console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub); if it matches, remove the old entry (ssh-keygen -R %s, or the host_key line of %s in the cluster file), then press r.", k.Address, k.Host), w) + "\n")
-	}
-	if s.err != "" {
-		b.WriteString("\n" + stErr.Render(wrap(s.err, w)) + "\n")
 	}
 	return b.String()
 }

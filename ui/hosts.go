@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -191,7 +192,11 @@ func parseHostLines(text string) ([]steps.HostSpec, error) {
 				}
 				h.Port = atoi(port)
 			}
-			h.Name = strings.Trim(hostNameRe.ReplaceAllString(strings.ToLower(strings.Split(host, ".")[0]), "-"), "-")
+			short := strings.Split(host, ".")[0]
+			if net.ParseIP(host) != nil {
+				short = host // 10.0.0.9 → 10-0-0-9, not "10"
+			}
+			h.Name = strings.Trim(hostNameRe.ReplaceAllString(strings.ToLower(short), "-"), "-")
 		} else {
 			h = steps.HostSpec{Name: f[0], Address: f[1]}
 			if len(f) > 2 {

@@ -201,7 +201,7 @@ func (s *relabelScreen) view(m *Model, w, h int) string {
 		for _, l := range d.Removed {
 			line += stErr.Render(" -" + l)
 		}
-		add(wrap(line, w))
+		add(cut(line, w))
 	}
 	for _, v := range s.plan.Violations {
 		st := stWarn
@@ -218,18 +218,20 @@ func (s *relabelScreen) view(m *Model, w, h int) string {
 	for _, k := range s.plan.Kept {
 		add(stDim.Render(wrap(k, w)))
 	}
-	add("")
+	var foot []string
 	switch {
 	case len(s.plan.Errors()) > 0:
-		add(stErr.Render("A rule is broken: esc goes back to the matrix."))
+		foot = append(foot, stErr.Render("A rule is broken: esc goes back to the matrix."))
 	case len(s.plan.Diff) > 0:
 		want := s.plan.NeedsTypedConfirm()
 		if len(want) == 0 {
 			want = []string{"relabel"}
 		}
-		add(wrap("Type "+strings.Join(want, " ")+" and press enter to apply.", w))
-		add(s.confirm.View())
+		foot = append(foot, cut("Type "+strings.Join(want, " ")+" and press enter to apply (pgup/pgdown scroll).", w), s.confirm.View())
 	}
-	top := min(s.top, max(len(lines)-(h-1), 0))
-	return head + strings.Join(lines[top:], "\n")
+	// The confirmation stays in view however long the warnings are.
+	rows := max(h-1-len(foot)-1, 1)
+	top := min(s.top, max(len(lines)-rows, 0))
+	end := min(top+rows, len(lines))
+	return head + strings.Join(lines[top:end], "\n") + "\n\n" + strings.Join(foot, "\n")
 }

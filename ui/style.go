@@ -85,12 +85,39 @@ func cut(s string, w int) string {
 	return ansi.Truncate(s, w, "…")
 }
 
-// wrap word-wraps text to w columns.
+// wrap word-wraps text to w columns at spaces only, so commands and names
+// with hyphens stay whole and can be copied; a word wider than w is cut hard.
 func wrap(s string, w int) string {
 	if w < 10 {
 		w = 10
 	}
-	return ansi.Wrap(s, w, " ")
+	var out []string
+	for _, para := range strings.Split(s, "\n") {
+		line, lw := "", 0
+		for _, word := range strings.Fields(para) {
+			ww := ansi.StringWidth(word)
+			for ww > w {
+				if lw > 0 {
+					out = append(out, line)
+					line, lw = "", 0
+				}
+				out = append(out, ansi.Truncate(word, w, ""))
+				word = ansi.TruncateLeft(word, w, "")
+				ww = ansi.StringWidth(word)
+			}
+			switch {
+			case lw == 0:
+				line, lw = word, ww
+			case lw+1+ww <= w:
+				line, lw = line+" "+word, lw+1+ww
+			default:
+				out = append(out, line)
+				line, lw = word, ww
+			}
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
 }
 
 // pad right-pads s to w columns (cutting it if longer).

@@ -1,0 +1,176 @@
+package ui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"aginstall/steps"
+	"aginstall/steps/rules"
+)
+
+// toLabels drives a fresh install to the labels screen.
+func toLabels(t *testing.T) *flow {
+	f := newFlow(t, 100, 30, Options{})
+	f.key("enter", "enter", "enter", "enter", "a", "enter").typeText("pw").key("enter")
+	f.key("enter", "enter", "enter", "enter", "enter", "enter", "enter", "enter", "enter", "enter")
+	return f.wantScreen("Node labels")
+}
+
+func TestLabelsToggleUpdatesViolations(t *testing.T) {
+	f := toLabels(t)
+	ls := f.m.screen.(*labelsScreen)
+	if len(ls.mx.viol) != 0 {
+		t.Fatalf("the suggestion breaks rules: %v", ls.mx.viol)
+	}
+	f.wantText("Every rule holds")
+	// Row 3 is database, suggested on node3: give it to node1 too.
+	f.key("down", "down", "down").key("space")
+	if !ls.mx.has(0, "database") {
+		t.Fatalf("space did not put database on node1: %v", ls.mx.nodes[0].Labels)
+	}
+	if !slices.ContainsFunc(ls.mx.viol, func(v rules.Violation) bool { return v.Rule == rules.RuleOneNode && v.Severity == rules.Error }) {
+		t.Fatalf("database on two nodes is not flagged: %v", ls.mx.viol)
+	}
+	f.wantText("error: ")
+	// enter refuses while a rule is broken.
+	saved := f.be.saved
+	f.key("enter").wantScreen("Node labels").wantText("fix the errors")
+	if f.be.saved != saved {
+		t.Fatal("labels breaking a rule were saved")
+	}
+	// Toggling back clears it; S restores the suggestion.
+	f.key("space")
+	if len(ls.mx.viol) != 0 {
+		t.Fatalf("toggling back leaves %v", ls.mx.viol)
+	}
+	f.key("right", "space", "S")
+	if len(ls.mx.viol) != 0 {
+		t.Fatalf("S did not restore the suggestion: %v", ls.mx.viol)
+	}
+	f.key("enter").wantScreen("Site settings")
+	if got := f.be.cluster.Hosts[2].Labels; !slices.Contains(got, "database") {
+		t.Fatalf("saved labels of node3 = %v, want the suggestion with database", got)
+	}
+}
+
+func TestSkipRecordsReason(t *testing.T) {
+	f := newFlow(t, 100, 30, Options{Mode: ModeResume})
+	f.key("enter").typeText("pw").key("enter").wantScreen("Overlay network")
+	f.key("s").key("enter").wantScreen("Skip Overlay network").wantText("Say why")
+	f.typeText("the network exists already").key("enter")
+	if got := f.be.skipped["network"]; got != "the network exists already" {
+		t.Fatalf("Skip recorded %q", got)
+	}
+	f.wantScreen("Get the source").wantText("↷ Overlay network").wantText("the network exists")
+	if f.m.side["network"].status != steps.Skipped {
+		t.Fatal("the sidebar does not show network skipped")
+	}
+}
+
+func TestRunFailureSkipAndAbort(t *testing.T) {
+	f := newFlow(t, 100, 30, Options{Mode: ModeResume})
+	f.key("enter").typeText("pw").key("enter")
+	for f.title() != "Plan" {
+		f.key("enter")
+		if f.title() == "Node labels" || f.title() == "Get the source" {
+			continue
+		}
+	}
+	f.be.failOnce["network"] = true
+	f.key("enter", "y").wantScreen("Install").wantText("host:    node2").wantText("next:")
+	f.key("s").typeText("done by hand").key("enter")
+	if f.be.skipped["network"] != "done by hand" {
+		t.Fatalf("skip after a failure recorded %q", f.be.skipped["network"])
+	}
+	if slices.Contains(f.be.applied[1:], "docker") {
+		t.Fatalf("resume re-applied a step found done: %v", f.be.applied)
+	}
+	f.wantScreen("Done")
+	if f.m.side["network"].status != steps.Skipped {
+		t.Fatal("network not shown skipped on Done")
+	}
+}
+
+func TestQuitAsksWhileRunning(t *testing.T) {
+	f := newFlow(t, 100, 30, Options{})
+	f.m.busy = "applying docker"
+	f.key("ctrl+c")
+	if f.quit || !f.m.confirmQuit {
+		t.Fatal("ctrl+c while busy quit without asking")
+	}
+	f.key("n")
+	if f.quit || f.m.confirmQuit {
+		t.Fatal("n did not cancel the question")
+	}
+	f.key("q", "y")
+	if !f.quit {
+		t.Fatal("y did not quit")
+	}
+	if f.m.ctx.Err() == nil {
+		t.Fatal("quitting did not cancel the running work")
+	}
+	// Idle: q quits at once.
+	g := newFlow(t, 100, 30, Options{})
+	g.key("q")
+	if !g.quit {
+		t.Fatal("q did not quit when idle")
+	}
+}
+
+func TestRelabelTypedConfirmation(t *testing.T) {
+	f := newFlow(t, 100, 30, Options{Mode: ModeRelabel})
+	f.key("down", "down", "down", "space", "right", "space", "enter")
+	f.key("enter")
+	if f.be.relabel != nil {
+		t.Fatal("applied without the typed confirmation")
+	}
+	f.wantText("Type database")
+	f.typeText("database").key("enter").wantText("The labels are changed")
+	p := f.be.relabel
+	if p == nil || len(p.Moves) != 1 || p.Moves[0].Label != "database" || !slices.Contains(p.After["node2"], "database") {
+		t.Fatalf("ApplyRelabel got %+v", p)
+	}
+}
+
+func TestReviewExportMarkdown(t *testing.T) {
+	dir := t.TempDir()
+	f := newFlow(t, 100, 30, Options{Mode: ModeReview, ClusterPath: dir + "/aginstall.yaml"})
+	f.key("x").wantText("Written to")
+	md := readFile(t, dir+"/aginstall-review.md")
+	for _, want := range []string{"# aginstall review of lab", "| Overlay network | todo | 3 todo |", "- **node1**: todo — not done yet", "fix: aginstall apply does it"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the Markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestParseHostLines(t *testing.T) {
+	hs, err := parseHostLines("node1 10.0.0.1\nroot@web-2.example.edu:2222\n# comment\n10.0.0.9\nnode4 10.0.0.4 admin 22")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []string
+	for _, h := range hs {
+		parts = append(parts, fmt.Sprintf("%s=%s@%s:%d", h.Name, h.User, h.Address, h.Port))
+	}
+	got := strings.Join(parts, " ")
+	want := "node1=@10.0.0.1:0 web-2=root@web-2.example.edu:2222 10-0-0-9=@10.0.0.9:0 node4=admin@10.0.0.4:22"
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if _, err := parseHostLines("a b c notaport"); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("a bad port is not refused with its line: %v", err)
+	}
+}
+
+func TestRingBounded(t *testing.T) {
+	r := newRing(3)
+	for i := 1; i <= 5; i++ {
+		r.add(fmt.Sprint(i))
+	}
+	if r.len() != 3 || r.total != 5 || strings.Join(r.window(10, 0), ",") != "3,4,5" || strings.Join(r.window(2, 1), ",") != "3,4" {
+		t.Fatalf("ring: len %d total %d window %v", r.len(), r.total, r.window(10, 0))
+	}
+}

@@ -1,0 +1,41 @@
+package ui
+
+import "testing"
+
+// TestScreens captures the screens the install flow does not reach.
+func TestScreens(t *testing.T) {
+	for _, sz := range sizes {
+		// A changed host key is a red stop with the fix; enter refuses.
+		f := newFlow(t, sz[0], sz[1], Options{})
+		f.be.changed = true
+		f.key("enter", "enter").wantScreen("Host keys").wantText("STOP").golden("hostkeys-changed")
+		f.key("enter").wantScreen("Host keys").wantText("A changed key stops the install")
+
+		// Full help and the quit question while work runs.
+		f = newFlow(t, sz[0], sz[1], Options{})
+		f.key("?").golden("help")
+		f.key("?")
+		f.m.busy = "applying docker"
+		f.key("q").wantText("Quit anyway? y/n").golden("quit-confirm")
+
+		// Review: read-only checklist with per-host details.
+		f = newFlow(t, sz[0], sz[1], Options{Mode: ModeReview})
+		f.wantScreen("Review").key("down", "down", "down", "down").golden("review")
+
+		// Resume: what was found done, then the first step not done.
+		f = newFlow(t, sz[0], sz[1], Options{Mode: ModeResume})
+		f.wantScreen("Resume").golden("resume")
+		f.key("enter").wantScreen("sudo password")
+		f.typeText("pw").key("enter").wantScreen("Overlay network")
+
+		// Re-label: the matrix on the live swarm, then the diff with the
+		// data-move warning and the typed confirmation.
+		f = newFlow(t, sz[0], sz[1], Options{Mode: ModeRelabel})
+		f.wantScreen("Re-label").golden("relabel")
+		f.key("down", "down", "down", "space", "right", "space").key("enter").wantText("DATA: database moves").golden("relabel-review")
+
+		// Skip asks for the reason.
+		f = newFlow(t, sz[0], sz[1], Options{Mode: ModeResume})
+		f.key("enter").typeText("pw").key("enter", "s").wantScreen("Skip Overlay network").golden("skip")
+	}
+}
