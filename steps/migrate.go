@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/swarm"
@@ -124,6 +125,9 @@ func siteHostOfNode(c *Cluster, st *State, n swarm.Node) string {
 	return ""
 }
 
+// siteExecLimit bounds one command in a container.
+var siteExecLimit = 60 * time.Minute
+
 // siteExecResult is how a command in a container ended.
 type siteExecResult struct {
 	Exit           int
@@ -136,6 +140,9 @@ type siteExecResult struct {
 // non-zero exit is an error only when mustSucceed.
 func siteExec(ctx context.Context, h *HostRunner, purpose, call, container string, cmd, envv []string, mutating, mustSucceed bool) (siteExecResult, error) {
 	var res siteExecResult
+	// Bounded: a long migration on a big database takes minutes, not hours.
+	ctx, cancel := context.WithTimeout(ctx, siteExecLimit)
+	defer cancel()
 	err := h.API(ctx, purpose, call, mutating, func(ctx context.Context, cl *client.Client) error {
 		ex, err := cl.ExecCreate(ctx, container, client.ExecCreateOptions{AttachStdout: true, AttachStderr: true, Cmd: cmd, Env: envv})
 		if err != nil {
