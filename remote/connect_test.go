@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -255,4 +256,80 @@ func TestMaxHandshakes(t *testing.T) {
 	if p.Handshakes() != 12 {
 		t.Fatalf("Handshakes %d", p.Handshakes())
 	}
+}
+
+// childrenOf lists the PIDs whose parent is pid, recursively.
+func childrenOf(pid int) []int {
+	var out []int
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// "pid (comm) state ppid ..."; comm may contain spaces.
+		rest := string(b[strings.LastIndexByte(string(b), ')')+2:])
+		fields := strings.Fields(rest)
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			child, _ := strconv.Atoi(strings.Fields(string(b))[0])
+			out = append(out, child)
+			out = append(out, childrenOf(child)...)
+		}
+	}
+	return out
+}
+
+// The connection's sshd processes die: the old Conn says the connection was
+// lost, and Pool.Conn dials again (a second handshake).
+func TestReconnectAfterConnectionLoss(t *testing.T) {
+	isolate(t)
+	s := startSSHD(t)
+	p := testPool(t, []Target{target(s, "n1", "root")}, Options{KnownHostsFile: knownHostsFor(t, s)})
+	c := mustConn(t, p, "n1")
+	mustRun(t, c, Command{Line: "true"})
+	for _, pid := range childrenOf(s.cmd.Process.Pid) {
+		syscall.Kill(pid, syscall.SIGKILL) // by PID: this test's sshd's children
+	}
+	waitFor(t, 5*time.Second, func() bool { return !alive(c.dead) })
+	if _, err := c.Run(context.Background(), Command{Line: "true"}, nil); err == nil || !strings.Contains(err.Error(), "connection was lost") {
+		t.Fatalf("old conn: %v", err)
+	}
+	c2 := mustConn(t, p, "n1")
+	if c2 == c {
+		t.Fatal("got the dead connection back")
+	}
+	mustRun(t, c2, Command{Line: "true"})
+	if p.Handshakes() != 2 {
+		t.Fatalf("Handshakes %d", p.Handshakes())
+	}
+}
+
+// Keepalives go out on the ticker; a host that stops answering (its sshd
+// frozen with SIGSTOP) is dropped after 3 missed replies, so a command on it
+// fails instead of hanging.
+func TestKeepaliveDropsHungHost(t *testing.T) {
+	isolate(t)
+	s := startSSHD(t)
+	p := testPool(t, []Target{target(s, "n1", "root")}, Options{KnownHostsFile: knownHostsFor(t, s), Keepalive: 200 * time.Millisecond})
+	c := mustConn(t, p, "n1")
+	time.Sleep(500 * time.Millisecond)
+	if log, _ := os.ReadFile(s.Log); !strings.Contains(string(log), "keepalive@openssh.com") {
+		t.Fatalf("no keepalive in the sshd log:\n%s", log)
+	}
+	kids := childrenOf(s.cmd.Process.Pid)
+	for _, pid := range kids {
+		syscall.Kill(pid, syscall.SIGSTOP)
+	}
+	t.Cleanup(func() {
+		for _, pid := range kids {
+			syscall.Kill(pid, syscall.SIGCONT)
+		}
+	})
+	start := time.Now()
+	_, err := c.Run(context.Background(), Command{Line: "true"}, nil)
+	took := time.Since(start)
+	if err == nil || took > 3*time.Second {
+		t.Fatalf("Run on a hung host: %v after %v", err, took)
+	}
+	t.Logf("hung host dropped after %v: %v", took, err)
 }

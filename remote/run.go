@@ -73,7 +73,13 @@ func (c *Conn) run(ctx context.Context, display, line string, stdin []byte, asRo
 	defer sess.Close()
 	stdoutR, _ := sess.StdoutPipe()
 	stderrR, _ := sess.StderrPipe()
-	sess.Stdin = bytes.NewReader(stdin) // EOF after the data: nothing waits on a terminal
+	// Stdin is fed by hand: with sess.Stdin, a command that exits without
+	// reading all of it makes Wait report the failed copy instead of the
+	// exit status. EOF follows the data, so nothing waits for a terminal.
+	stdinW, err := sess.StdinPipe()
+	if err != nil {
+		return Result{}, c.lostErr("opening a session for "+strconv.Quote(shorten(display, 200)), err)
+	}
 
 	var (
 		outMu  sync.Mutex
@@ -93,6 +99,10 @@ func (c *Conn) run(ctx context.Context, display, line string, stdin []byte, asRo
 	if err := sess.Start("printf '" + pgidMarker + "%s\\n' \"$$\" >&2\n" + line); err != nil {
 		return Result{}, c.lostErr("starting "+strconv.Quote(shorten(display, 200)), err)
 	}
+	go func() {
+		stdinW.Write(stdin) // an error only means the command stopped reading
+		stdinW.Close()
+	}()
 	wg.Add(2)
 	go func() {
 		defer wg.Done()

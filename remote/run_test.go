@@ -57,6 +57,14 @@ func TestExitCodesAndStderrTail(t *testing.T) {
 	if len(res.Stdout) != 0 {
 		t.Fatalf("cat without stdin: %q", res.Stdout)
 	}
+	// A command that ignores a large stdin still reports its own status.
+	big := bytes.Repeat([]byte("x"), 5<<20)
+	if _, err := c.Run(ctx, Command{Line: "true", Stdin: big}, nil); err != nil {
+		t.Fatalf("true with unread stdin: %v", err)
+	}
+	if _, err := c.Run(ctx, Command{Line: "head -c 1 >/dev/null; exit 4", Stdin: big}, nil); !errors.As(err, &xe) || xe.Code != 4 {
+		t.Fatalf("exit 4 with unread stdin: %v", err)
+	}
 }
 
 // 5 MB of numbered lines on stdout, interleaved with stderr: every line
