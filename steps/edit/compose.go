@@ -163,8 +163,11 @@ func setPostgresImage(t *text, d *yamlDoc, img string) error {
 	}
 	l := t.lines[ln-1].s
 	i := strings.Index(l, "image:")
-	j := strings.Index(l[i:], v)
-	if i < 0 || j < 0 {
+	j := -1
+	if i >= 0 {
+		j = strings.Index(l[i:], v)
+	}
+	if j < 0 {
 		return t.missing(target, fmt.Sprintf("line %d holding %q verbatim", ln, v))
 	}
 	j += i
