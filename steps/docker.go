@@ -137,7 +137,11 @@ func (s dockerStep) Check(ctx context.Context, env *Env) []HostCheck {
 		if len(todo) > 0 {
 			return HostCheck{Status: hostStepsNotDone(env, s.ID()), Reason: strings.Join(todo, "; "), Fix: "aginstall apply does it"}
 		}
-		return HostCheck{Status: Done, Reason: fmt.Sprintf("Docker %s answers; %s in the docker group; logs bounded", version, in.user)}
+		who := in.user + " in the docker group"
+		if in.user == "root" {
+			who = "connected as root"
+		}
+		return HostCheck{Status: Done, Reason: fmt.Sprintf("Docker %s answers; %s; logs bounded", version, who)}
 	})
 }
 

@@ -95,10 +95,24 @@ func hostStepsNFSProbe(ctx context.Context, c *Cluster, h *HostRunner) (hostStep
 }
 
 // hostStepsNoNFS is the plain-words error for a kernel without NFS.
-func hostStepsNoNFS(step, host, what, path string) error {
-	return &StepError{Step: step, Host: host, Purpose: what, Command: "grep nfs /proc/filesystems; modprobe -n nfs",
-		Err:  fmt.Errorf("%s: this kernel cannot %s NFS (no nfs in /proc/filesystems and no nfs module), so the source folder cannot be shared over NFS here", host, what),
+// command and said are what was run and what the host answered.
+func hostStepsNoNFS(step, host, what, path, command, said string) error {
+	return &StepError{Step: step, Host: host, Purpose: what + " the source folder over NFS", Command: command,
+		Err:  fmt.Errorf("%s: this kernel cannot %s NFS (%s), so the source folder cannot be shared over NFS here", host, what, said),
 		Next: "set nfs.mode: skip in the cluster file and make " + path + " hold the manager's checkout on every host yourself (shared storage handled elsewhere), or use a kernel with NFS"}
+}
+
+// hostStepsNFSKernelProbe is how the probe tells (shown in errors).
+const hostStepsNFSKernelProbe = "grep nfs /proc/filesystems || modprobe -n nfs"
+
+// hostStepsNoSuchDevice picks mount's own line out of its error.
+func hostStepsNoSuchDevice(err error) string {
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if strings.Contains(l, "No such device") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return "No such device"
 }
 
 // hostStepsManagerAddr is the address the other hosts mount from.
@@ -318,9 +332,9 @@ func (s nfsStep) Apply(ctx context.Context, env *Env) error {
 			case err != nil:
 				return err
 			case h.Host == c.Manager && !in.nfsd:
-				return hostStepsNoNFS(s.ID(), h.Host, "export", c.Source.Path)
+				return hostStepsNoNFS(s.ID(), h.Host, "export", c.Source.Path, hostStepsNFSKernelProbe+"d", "no nfsd in /proc/filesystems and no nfsd module")
 			case h.Host != c.Manager && !in.nfs:
-				return hostStepsNoNFS(s.ID(), h.Host, "mount", c.Source.Path)
+				return hostStepsNoNFS(s.ID(), h.Host, "mount", c.Source.Path, hostStepsNFSKernelProbe, "no nfs in /proc/filesystems and no nfs module")
 			}
 			return nil
 		})
@@ -455,7 +469,7 @@ func hostStepsNFSClient(ctx context.Context, env *Env, h *HostRunner) error {
 		_, err := h.Run(ctx, "mount it (guide: mount -a)", remote.Command{Line: "mount -a", Sudo: true})
 		var se *StepError
 		if errors.As(err, &se) && strings.Contains(se.Err.Error(), "No such device") {
-			return hostStepsNoNFS("nfs", h.Host, "mount", c.Source.Path)
+			return hostStepsNoNFS("nfs", h.Host, "mount", c.Source.Path, se.Command, "mount said: "+hostStepsNoSuchDevice(se.Err))
 		}
 		if hostStepsRealErr(err) {
 			return err

@@ -102,8 +102,9 @@ func TestNFSProbeParseAndVerdict(t *testing.T) {
 }
 
 func TestNoNFSErrorIsPlain(t *testing.T) {
-	msg := hostStepsNoNFS("nfs", "node2", "mount", "/root/ag").Error()
-	for _, want := range []string{"node2: step nfs", "node2: this kernel cannot mount NFS", "set nfs.mode: skip", "shared storage handled elsewhere"} {
+	msg := hostStepsNoNFS("nfs", "node2", "mount", "/root/ag", "mount -a", "mount said: mount.nfs: No such device").Error()
+	for _, want := range []string{"node2: step nfs", "node2: this kernel cannot mount NFS (mount said: mount.nfs: No such device)",
+		"command: mount -a", "set nfs.mode: skip", "shared storage handled elsewhere"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("%q lacks %q", msg, want)
 		}
