@@ -52,8 +52,8 @@ func scanNginx(t *text) ([]nginxPlace, error) {
 				}
 			case c == '"' || c == '\'':
 				quote = c
-			case c == '#' && strings.TrimSpace(stmt.String()) == "" || c == '#' && strings.HasSuffix(stmt.String(), " "):
-				break chars
+			case c == '#' && (strings.TrimSpace(stmt.String()) == "" || strings.TrimRight(stmt.String(), " \t") != stmt.String()):
+				break chars // # starts a comment where a token may start
 			case c == '{':
 				if depth == 0 && strings.TrimSpace(stmt.String()) == "server" {
 					server, servers = servers, servers+1
