@@ -203,7 +203,7 @@ func TestPasswordHidden(t *testing.T) {
 			t.Errorf("%s: diff:\n%s", fe.Path, fe.Diff)
 		}
 		for _, c := range fe.Changes {
-			if strings.Contains(c.String(), s.DBPassword) || strings.Contains(c.Old, "postgres") {
+			if strings.Contains(c.String(), s.DBPassword) || strings.Contains(c.Old, "postgres") || !c.Secret {
 				t.Errorf("%s: change shows a password: %v", fe.Path, c)
 			}
 		}

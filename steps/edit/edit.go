@@ -21,11 +21,24 @@ import (
 // given (the editors never add or remove lines before the last step, so the
 // numbers hold for the whole call); New may hold several lines joined with
 // "\n" when one line became many (ports in host mode).
+//
+// What is one of (callers may match on these; they are stable):
+// "gunicorn workers", "celery -c SERVICE", "postgres image",
+// "postgres password", "ports host mode SERVICE", "uncomment SERVICE"
+// (docker-compose.yml); "client_max_body_size", "server_name",
+// "https redirect host", "ssl_certificate", "ssl_certificate_key" (nginx);
+// "allowed hosts", "site domain", "database password", "oauth2 provider"
+// (_prod.env); "max subprocess timeout" (constants.py); "max command
+// timeout", "sysadmin contact" (constants.ts).
+//
+// For the two password Changes, Secret is true and Old/New show the line
+// with the value masked: a password never reaches a log or the state.
 type Change struct {
 	File     string
 	Line     int
 	Old, New string
-	What     string // e.g. "gunicorn workers", "celery -c grader"
+	What     string
+	Secret   bool
 }
 
 func (c Change) String() string {

@@ -123,7 +123,7 @@ func (t *text) setSecret(n int, s, oldMasked, newMasked, what string) {
 	}
 	t.secretNew[n] = newMasked
 	t.lines[n-1].s = s
-	t.edits = append(t.edits, Change{File: t.file, Line: n, Old: oldMasked, New: newMasked, What: what})
+	t.edits = append(t.edits, Change{File: t.file, Line: n, Old: oldMasked, New: newMasked, What: what, Secret: true})
 }
 
 // shown returns the given and the edited file with secret lines masked:
