@@ -346,11 +346,18 @@ func (m *Model) render() string {
 		sideW = 21
 	}
 	mainW := w - sideW - 1
-	side := fit(m.sidebar(sideW, bodyH), sideW, bodyH)
-	sep := strings.TrimSuffix(strings.Repeat("│\n", bodyH), "\n")
-	main := fit(m.screen.view(m, mainW, bodyH), mainW, bodyH)
-	body := lipgloss.JoinHorizontal(lipgloss.Top, side, sep, main)
-	return fit(head, w, 1) + "\n" + body + "\n" + foot
+	// Both columns are fitted to exact sizes, so they join line by line
+	// without measuring them again.
+	side := strings.Split(fit(m.sidebar(sideW, bodyH), sideW, bodyH), "\n")
+	main := strings.Split(fit(m.screen.view(m, mainW, bodyH), mainW, bodyH), "\n")
+	var b strings.Builder
+	b.Grow((w + 16) * h)
+	b.WriteString(fit(head, w, 1))
+	for i := range side {
+		b.WriteString("\n" + side[i] + "│" + main[i])
+	}
+	b.WriteString("\n" + foot)
+	return b.String()
 }
 
 func (m *Model) footer(w int) string {
