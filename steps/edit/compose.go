@@ -26,9 +26,7 @@ func Compose(src []byte, s Settings) ([]byte, []Change, error) { return run(comp
 func composeText(src []byte, s Settings) (*text, error) {
 	t := splitText(ComposeFile, src)
 	if s.UncommentTiny {
-		if err := uncommentTiny(t); err != nil {
-			return nil, err
-		}
+		uncommentTiny(t) // first: the tiny services' lines are then found like any other
 	}
 	d, err := parseYAML(ComposeFile, t.lf())
 	if err != nil {

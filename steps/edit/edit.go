@@ -10,6 +10,22 @@
 // that cannot be found is an error naming the file and what was looked for;
 // Plan and ApplyAll compute every file first, so the caller writes nothing
 // unless every file could be edited.
+//
+// Decisions worth knowing:
+//   - Postgres image: in the 2022 file the postgres service has two image:
+//     keys; the one naming the official image (postgres:9.5) is changed and
+//     127.0.0.1:5000/postgres is kept (see Compose). PostgresImage must be
+//     the official image with a tag, so the line can be found again.
+//   - Passwords are refused unless made of [A-Za-z0-9_-] (8–128): env files
+//     have no portable quoting. In YAML they are single-quoted anyway. They
+//     are masked in Changes and in the plan's diff.
+//   - Values are written only where they read back literally: TLS paths
+//     and the domain are restricted to characters nginx takes unquoted;
+//     SysadminContact may be any UTF-8 text (a TS string literal).
+//   - PublishMode "host" rewrites short ports ("80:80") into long syntax
+//     with mode: host; "ingress" never converts back.
+//   - The YAML is read through goccy/go-yaml's AST only (duplicate keys
+//     allowed, never decoded into a map) and edited as text, line by line.
 package edit
 
 import (

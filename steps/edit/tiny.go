@@ -16,10 +16,10 @@ import (
 // block. Removing it again restores the original lines; blank lines inside
 // the block stay blank, and a bare "#" line becomes blank. Active services
 // are left alone. The line count never changes.
-func uncommentTiny(t *text) error {
+func uncommentTiny(t *text) {
 	ind, start, end := servicesBlock(t)
 	if start < 0 {
-		return nil // no services block: the parse that follows reports it
+		return // no services block: the parse that follows reports it
 	}
 	header := regexp.MustCompile(`^` + ind + `# (tiny_[A-Za-z0-9_]+):[ \t]*$`)
 	body := ind + "#  " // "# " plus the one extra space of the body's indentation
@@ -44,7 +44,6 @@ func uncommentTiny(t *text) error {
 			}
 		}
 	}
-	return nil
 }
 
 func nextIsBody(t *text, from, end int, body, ind string) bool {
