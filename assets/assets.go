@@ -12,3 +12,16 @@ import _ "embed"
 //
 //go:embed discover.sh
 var DiscoverScript string
+
+// SwarmPortsListen is the manager's side of the swarm port probe (python3,
+// run as `python3 - SECONDS HOST...`): it listens on 2377/tcp, 7946/tcp+udp
+// and 4789/udp and prints bound=, busy= and got=PROTO/PORT HOST lines.
+//
+//go:embed swarmports_listen.py
+var SwarmPortsListen string
+
+// SwarmPortsSend is the other hosts' side (`python3 - MANAGER HOST SECONDS`):
+// it connects and sends datagrams naming the host, and prints tcp/PORT=ok|fail.
+//
+//go:embed swarmports_send.py
+var SwarmPortsSend string

@@ -38,9 +38,9 @@ echo "sudo=$sudo"
 
 # Docker: the engine's own answer when the socket is reachable, else the
 # installed daemon's version.
+access=none
 fmt='{{.ServerVersion}}|{{.Swarm.LocalNodeState}}|{{.Swarm.NodeID}}|{{.Swarm.ControlAvailable}}|{{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}}'
 if command -v docker >/dev/null 2>&1; then
-	access=none
 	if info=$(docker info --format "$fmt" 2>/dev/null) && [ "${info%%|*}" ]; then
 		access=direct
 	elif [ "$sudo" = nopasswd ] && info=$(sudo -n docker info --format "$fmt" 2>/dev/null) && [ "${info%%|*}" ]; then
@@ -49,7 +49,7 @@ if command -v docker >/dev/null 2>&1; then
 	echo "docker_access=$access"
 	[ "$access" != none ] && echo "docker_info=$info"
 fi
-if command -v dockerd >/dev/null 2>&1; then
+if [ "$access" = none ] && command -v dockerd >/dev/null 2>&1; then
 	echo "dockerd=$(dockerd --version 2>/dev/null | sed -n 's/^Docker version \([^,]*\).*/\1/p')"
 fi
 

@@ -134,6 +134,10 @@ func Discover(ctx context.Context, env *Env) ([]Finding, error) {
 		}
 	}
 	findings := Preflight(c, facts)
+	if m := facts[c.Manager]; m != nil && m.Swarm != "active" {
+		// Once the swarm runs, its ports are in use and its node states tell.
+		findings = append(findings, hostStepsProbePorts(ctx, env, facts)...)
+	}
 	for h, f := range facts {
 		f.Findings = nil
 		for _, fd := range findings {
@@ -177,6 +181,52 @@ func hostStepsGather(ctx context.Context, c *Cluster, h *HostRunner) (*Facts, fl
 		off = start - (float64(t0.UnixNano())/1e9 + delay)
 	}
 	return f, off, nil
+}
+
+// hostStepsProbePorts runs a listener on the manager for a few seconds while
+// every other reachable host connects and sends datagrams to it.
+func hostStepsProbePorts(ctx context.Context, env *Env, facts map[string]*Facts) []Finding {
+	c := env.Cluster
+	var senders []string
+	for _, w := range c.Workers() {
+		if facts[w] != nil {
+			senders = append(senders, w)
+		}
+	}
+	if len(senders) == 0 {
+		return nil
+	}
+	const window = "3" // seconds; both sides stop early once all is heard
+	addr := c.Swarm.AdvertiseAddress
+	if addr == "" {
+		if f := facts[c.Manager]; f.ReachableAt != "" {
+			addr = f.ReachableAt
+		} else {
+			m, _ := c.Host(c.Manager)
+			addr = m.Address
+		}
+	}
+	py := func(args ...string) string {
+		return "command -v python3 >/dev/null 2>&1 || { echo nopython; exit 0; }; exec python3 - " + remote.Quote(args...)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	listened := make(chan string, 1)
+	go func() {
+		res, _ := env.On("discover", c.Manager).Query(ctx, "listen on the swarm ports (3 s at most)",
+			remote.Command{Line: py(append([]string{window}, senders...)...), Stdin: []byte(assets.SwarmPortsListen)})
+		listened <- string(res.Stdout)
+	}()
+	var mu sync.Mutex
+	said := map[string]string{}
+	_ = env.Each(ctx, "discover", senders, func(ctx context.Context, h *HostRunner) error {
+		res, err := h.Query(ctx, "reach the manager on the swarm ports", remote.Command{Line: py(addr, h.Host, window), Stdin: []byte(assets.SwarmPortsSend)})
+		mu.Lock()
+		said[h.Host] = string(res.Stdout)
+		mu.Unlock()
+		return err
+	})
+	return hostStepsPortFindings(c.Manager, addr, <-listened, said)
 }
 
 // hostStepsParseFacts reads the script's key=value lines. It returns the

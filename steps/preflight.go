@@ -237,3 +237,54 @@ func hostStepsSizeFindings(c *Cluster, h HostSpec, f *Facts) []Finding {
 	}
 	return out
 }
+
+// hostStepsSwarmPorts are the ports swarm needs from every node to the manager.
+var hostStepsSwarmPorts = []string{"tcp/2377", "tcp/7946", "udp/7946", "udp/4789"}
+
+// hostStepsPortFindings reads the port probe: the manager's listener output
+// and each other host's sender output. A port the listener could not bind
+// (in use) counts as reached when the host's TCP connect succeeded; UDP on a
+// busy port cannot be told and is not reported.
+func hostStepsPortFindings(manager, managerAddr, listener string, senders map[string]string) []Finding {
+	const fix = "open 2377/tcp, 7946/tcp+udp and 4789/udp from every host to the manager (firewall, ufw, cloud security group), then run again"
+	if strings.Contains(listener, "nopython") {
+		return []Finding{{Host: manager, Severity: Warning, Code: "swarm-ports",
+			Message: "could not probe the swarm ports: no python3 on the manager", Fix: fix}}
+	}
+	state := map[string]string{} // tcp/2377 → bound | busy
+	heard := map[string]bool{}   // "tcp/2377 node2"
+	for _, l := range strings.Split(listener, "\n") {
+		k, v, _ := strings.Cut(l, "=")
+		switch k {
+		case "bound", "busy":
+			state[v] = k
+		case "got":
+			heard[v] = true
+		}
+	}
+	var out []Finding
+	for _, host := range sortedKeys(senders) {
+		said := senders[host]
+		if strings.Contains(said, "nopython") {
+			out = append(out, Finding{Host: host, Severity: Warning, Code: "swarm-ports",
+				Message: "could not probe the swarm ports from here: no python3", Fix: fix})
+			continue
+		}
+		var missing []string
+		for _, p := range hostStepsSwarmPorts {
+			ok := heard[p+" "+host]
+			if state[p] == "busy" {
+				ok = !strings.HasPrefix(p, "tcp/") || strings.Contains(said, p+"=ok")
+			}
+			if !ok {
+				proto, port, _ := strings.Cut(p, "/")
+				missing = append(missing, port+"/"+proto)
+			}
+		}
+		if len(missing) > 0 {
+			out = append(out, Finding{Host: host, Severity: Blocker, Code: "swarm-ports",
+				Message: fmt.Sprintf("cannot reach the manager (%s) on %s: swarm needs them", managerAddr, strings.Join(missing, ", ")), Fix: fix})
+		}
+	}
+	return out
+}

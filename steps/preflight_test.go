@@ -176,3 +176,43 @@ func TestParseFactsNoDockerNotLinux(t *testing.T) {
 		t.Fatal("FreeBSD accepted")
 	}
 }
+
+func TestPortFindings(t *testing.T) {
+	bound := "bound=tcp/2377\nbound=tcp/7946\nbound=udp/7946\nbound=udp/4789\n"
+	all := func(h string) string {
+		return "got=tcp/2377 " + h + "\ngot=tcp/7946 " + h + "\ngot=udp/7946 " + h + "\ngot=udp/4789 " + h + "\n"
+	}
+	ok := "tcp/2377=ok\ntcp/7946=ok\n"
+	cases := []struct {
+		name     string
+		listener string
+		senders  map[string]string
+		want     []string // host code: message part
+	}{
+		{"all reached", bound + all("w1") + all("w2"), map[string]string{"w1": ok, "w2": ok}, nil},
+		{"udp blocked for one host", bound + all("w1") + "got=tcp/2377 w2\ngot=tcp/7946 w2\n", map[string]string{"w1": ok, "w2": ok},
+			[]string{"w2 swarm-ports: cannot reach the manager (10.0.0.1) on 7946/udp, 4789/udp"}},
+		{"nothing reached", bound, map[string]string{"w1": "tcp/2377=fail\ntcp/7946=fail\n"},
+			[]string{"w1 swarm-ports: cannot reach the manager (10.0.0.1) on 2377/tcp, 7946/tcp, 7946/udp, 4789/udp"}},
+		{"busy tcp port judged by the connect", "busy=tcp/2377\nbound=tcp/7946\nbusy=udp/7946\nbound=udp/4789\ngot=tcp/7946 w1\ngot=udp/4789 w1\n",
+			map[string]string{"w1": "tcp/2377=fail\ntcp/7946=ok\n"}, []string{"w1 swarm-ports: cannot reach the manager (10.0.0.1) on 2377/tcp"}},
+		{"no python3 on the manager", "nopython\n", map[string]string{"w1": ok}, []string{"m swarm-ports: could not probe"}},
+		{"no python3 on a host", bound + all("w1"), map[string]string{"w1": ok, "w2": "nopython\n"}, []string{"w2 swarm-ports: could not probe"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := hostStepsPortFindings("m", "10.0.0.1", tc.listener, tc.senders)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %+v, want %q", got, tc.want)
+			}
+			for i, f := range got {
+				if s := f.Host + " " + f.Code + ": " + f.Message; !strings.HasPrefix(s, tc.want[i]) || f.Fix == "" {
+					t.Errorf("got %q, want %q", s, tc.want[i])
+				}
+				if want := map[bool]Severity{true: Warning, false: Blocker}[strings.Contains(f.Message, "could not probe")]; f.Severity != want {
+					t.Errorf("%s: severity %s, want %s", f.Message, f.Severity, want)
+				}
+			}
+		})
+	}
+}
