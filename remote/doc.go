@@ -16,7 +16,7 @@
 //   - Cancelling a command's context kills its whole process group on the
 //     host (sshd makes each session a process group; the shell prints its
 //     PID first, on stderr, and Run strips that line).
-//   - The sudo password travels only on sudo's stdin (sudo -k -S -p ”),
+//   - The sudo password travels only on sudo's stdin (sudo -k -S, empty prompt),
 //     never in argv, errors or logs; a wrong one fails at once.
 //
 // Commands run under the user's login shell, which must be POSIX-like
