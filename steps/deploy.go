@@ -397,6 +397,9 @@ func deployEnsureProxy(ctx context.Context, h *HostRunner, c *Cluster) error {
 	if deployProxyTodo(c, addr, have) == "" {
 		return nil
 	}
+	if addr == "" {
+		addr = "<address of the registry node>" // a plan before the swarm exists
+	}
 	spec := deployProxySpec(addr)
 	if have == nil {
 		return h.API(ctx, "create the registry proxy", fmt.Sprintf("ServiceCreate(Name=%s, Image=%s, Mode=global, Env=REGISTRY_PROXY_REMOTEURL=http://%s:5000, Publish=5000:5000/tcp mode host, Constraint=node.labels.registry != true)", deployProxyName, registryImage, addr), true,
