@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -34,5 +35,37 @@ func TestDeployMarkerRoundTrip(t *testing.T) {
 	delete(f.files, "node1:/srv/ag/"+deployMarker)
 	if got, _, err := deployDeployed(context.Background(), env.On("deploy", "node1"), env.Cluster); err != nil || got != (deployState{}) {
 		t.Fatalf("a missing marker means never deployed, got %+v %v", got, err)
+	}
+}
+
+// TestSitePlanOnBareHosts: a plan made before Docker, the swarm or the
+// checkout exist still lists every mutating action of deploy, migrate and
+// admin, and changes nothing.
+func TestSitePlanOnBareHosts(t *testing.T) {
+	env, f, _ := siteTestEnv(t, "")
+	f.files = map[string][]byte{}
+	env.Runner.DryRun = true
+	for _, s := range []Step{deployStep{}, migrateStep{}, adminStep{}} {
+		if err := s.Apply(context.Background(), env); err != nil && !errors.Is(err, ErrDryRun) {
+			t.Fatalf("%s: %v", s.ID(), err)
+		}
+	}
+	var got []string
+	for _, r := range env.Runner.Mutations() {
+		if !r.DryRun {
+			t.Fatalf("ran during a dry run: %+v", r)
+		}
+		got = append(got, r.Step+": "+r.Purpose)
+	}
+	want := []string{
+		"deploy: create the registry proxy", "deploy: build the images",
+		"deploy: push the images to the swarm's registry (127.0.0.1:5000)", "deploy: deploy the stack",
+		"deploy: remember what was deployed", "migrate: apply the migrations", "admin: create the superuser and course",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("planned:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(f.files) != 0 {
+		t.Fatalf("a plan wrote files: %v", f.files)
 	}
 }
