@@ -18,7 +18,7 @@ func Run(ctx context.Context, opt Options) error {
 	m.ctx, m.cancel = context.WithCancel(ctx)
 	defer m.cancel()
 	p := tea.NewProgram(m, tea.WithContext(ctx))
-	m.q.wake = wakeAfterFrame(p.Send)
+	m.q.setWake(wakeAfterFrame(p.Send))
 	_, err := p.Run()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return ctx.Err()

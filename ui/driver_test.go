@@ -14,7 +14,12 @@ import (
 	"github.com/charmbracelet/x/ansi"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden screens in testdata/screens")
+// updating: go test ./ui -update rewrites the golden screens (the flag is
+// registered by teatest's golden package).
+func updating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
 
 // flow drives the real Model synchronously: each message's commands run
 // at once, their messages fed back, except timers (spinner, cursor blink)
@@ -171,7 +176,7 @@ func (f *flow) golden(name string) *flow {
 		}
 	}
 	path := filepath.Join("..", "testdata", "screens", name+"-"+itoa(f.w)+"x"+itoa(f.h)+".txt")
-	if *update {
+	if updating() {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			f.t.Fatal(err)
 		}

@@ -52,6 +52,13 @@ func (q *eventQueue) drain(buf []steps.Event) ([]steps.Event, int) {
 	return out, d
 }
 
+// setWake installs the program's wake-up (Run does it once the program exists).
+func (q *eventQueue) setWake(f func()) {
+	q.mu.Lock()
+	q.wake = f
+	q.mu.Unlock()
+}
+
 // drainMsg asks the model to apply the queued events.
 type drainMsg struct{}
 

@@ -44,7 +44,8 @@ type fakeBackend struct {
 	skipped  map[string]string
 	password string
 	relabel  *steps.RelabelPlan
-	lines    int // output lines per host per step
+	lines    int           // output lines per host per step
+	block    chan struct{} // when set, ApplyStep waits for it after printing
 }
 
 func newFakeBackend() *fakeBackend {
@@ -190,6 +191,13 @@ func (b *fakeBackend) ApplyStep(ctx context.Context, c *steps.Cluster, id string
 	if id == "deploy" {
 		for _, l := range []string{"django 1/1", "postgres 1/1", "nginx 0/1: no node has label webserver", "grader 1/1 (global)"} {
 			sink(steps.HostOutput{Step: id, Host: c.Manager, Stream: "stdout", Text: l})
+		}
+	}
+	if b.block != nil {
+		select {
+		case <-b.block:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 	if fail {

@@ -345,6 +345,9 @@ func (m *Model) render() string {
 	if w < 100 {
 		sideW = 21
 	}
+	if m.opt.Accessible { // words take more room than symbols
+		sideW += 3
+	}
 	mainW := w - sideW - 1
 	// Both columns are fitted to exact sizes, so they join line by line
 	// without measuring them again.
@@ -392,7 +395,7 @@ func chunk(b []key.Binding, n int) [][]key.Binding {
 
 func (m *Model) spinner() string {
 	if m.opt.Accessible {
-		return "[working]"
+		return "working:"
 	}
 	return m.spin.View()
 }

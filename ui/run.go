@@ -64,6 +64,15 @@ func (s *runScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 		m.doneWork()
 		if msg.err != nil {
 			s.failed = msg.err
+			// Show the failed host's pane first.
+			var se *steps.StepError
+			if errors.As(msg.err, &se) {
+				for i, h := range m.hosts {
+					if h == se.Host {
+						s.focus, s.back = i, 0
+					}
+				}
+			}
 			return nil
 		}
 		if msg.step == m.discoverID() {
@@ -192,7 +201,11 @@ func (m *Model) panes(w, h int, rs *runScreen) string {
 		if l.status == running {
 			st = m.spinner()
 		}
-		head := st + " " + host
+		mark := " "
+		if i == focus && n > 1 {
+			mark = "›"
+		}
+		head := mark + st + " " + host
 		if l.purpose != "" {
 			head += " · " + l.purpose
 		}

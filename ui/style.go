@@ -23,7 +23,7 @@ var (
 // mode (screen readers read "done", not "✓").
 func icon(s steps.Status, accessible bool) string {
 	if accessible {
-		return "[" + string(s) + "]"
+		return accessibleWord[s]
 	}
 	switch s {
 	case steps.Done:
@@ -42,6 +42,12 @@ func icon(s steps.Status, accessible bool) string {
 		return "…"
 	}
 	return " "
+}
+
+// accessibleWord: short words a screen reader says instead of symbols.
+var accessibleWord = map[steps.Status]string{
+	steps.Done: "ok", steps.Todo: "todo", steps.Drifted: "drift", steps.Unknown: "unknown",
+	steps.Failed: "FAIL", steps.Skipped: "skip", running: "run", "": "",
 }
 
 // running is the sidebar's own status for a step at work.

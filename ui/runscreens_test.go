@@ -1,0 +1,57 @@
+package ui
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// midRun shows the run screen while step id is still running on the hosts:
+// the fake prints its lines and waits, the frame is captured, then it ends.
+func midRun(t *testing.T, w, h int, id string, accessible bool) *flow {
+	f := newFlow(t, w, h, Options{Accessible: accessible})
+	f.m.cluster = labCluster(f.m.path)
+	rs := &runScreen{}
+	for _, s := range fakeSteps {
+		rs.queue = append(rs.queue, s.ID())
+		if s.ID() == id {
+			rs.idx = len(rs.queue) - 1
+		}
+	}
+	f.m.screen = rs
+	f.m.busy = "applying " + id
+	f.be.block = make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		f.be.ApplyStep(context.Background(), f.m.cluster, id, f.m.sink())
+		close(done)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f.m.q.mu.Lock()
+		n := len(f.m.q.pending)
+		f.m.q.mu.Unlock()
+		want := 3 * (f.be.lines + 2)
+		if id == "deploy" {
+			want += 4
+		}
+		if n >= want || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	f.send(drainMsg{})
+	t.Cleanup(func() { close(f.be.block); <-done })
+	return f
+}
+
+func TestRunScreens(t *testing.T) {
+	for _, sz := range sizes {
+		midRun(t, sz[0], sz[1], "docker", false).wantText("node2 · installing packages").golden("run")
+		midRun(t, sz[0], sz[1], "deploy", false).wantText("no node has label webserver").golden("deploy")
+		f := midRun(t, sz[0], sz[1], "docker", false)
+		f.key("tab", "tab").golden("run-focus-node3")
+	}
+	// Accessible mode: words instead of symbols, no animation.
+	midRun(t, 80, 24, "docker", true).wantText("working: applying docker").golden("run-accessible")
+}
