@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
+	"aginstall/steps/edit"
 	"aginstall/steps/rules"
 )
 
@@ -39,11 +41,24 @@ func labelsWanted(c *Cluster) map[string][]string {
 	return out
 }
 
-// labelsConstraints is the placement of the compose file that will be
-// deployed. nil means the upstream file's (rules.UpstreamConstraints).
-// TODO: read docker-compose.yml from the checkout with
-// edit.ComposeConstraints once steps/edit has it.
-func labelsConstraints(ctx context.Context, env *Env) map[string][]string { return nil }
+// labelsConstraints is the placement of the compose file in the checkout on
+// the manager, the one that will be deployed. nil (the upstream file's, see
+// rules.UpstreamConstraints) before the source step has cloned it.
+func labelsConstraints(ctx context.Context, env *Env, step string) map[string][]string {
+	mgr := env.Cluster.Manager
+	p := path.Join(env.Cluster.Source.Path, edit.ComposeFile)
+	data, err := env.On(step, mgr).ReadFile(ctx, "read the placement constraints of the compose file", p, true)
+	if err != nil {
+		swarmNote(env, step, mgr, fmt.Sprintf("checking the labels against the upstream compose file's placement: %s cannot be read yet (%v)", p, err))
+		return nil
+	}
+	cons, err := edit.ComposeConstraints(data)
+	if err != nil {
+		swarmNote(env, step, mgr, fmt.Sprintf("checking the labels against the upstream compose file's placement: %s does not parse (%v)", p, err))
+		return nil
+	}
+	return cons
+}
 
 // labelsOn is the labels a node has: every key set to "true" (how the guide
 // applies them).
@@ -263,7 +278,7 @@ func (labelsStep) Apply(ctx context.Context, env *Env) error {
 			Next: "apply the swarm step first"}
 	}
 	wanted := labelsWanted(env.Cluster)
-	vs := rules.Check(labelsRuleNodes(v, wanted), labelsConstraints(ctx, env))
+	vs := rules.Check(labelsRuleNodes(v, wanted), labelsConstraints(ctx, env, "labels"))
 	if err := labelsRulesError(vs); err != nil {
 		return &StepError{Step: "labels", Host: mgr, Purpose: "check the labels against the guide's rules", Err: err,
 			Next: fmt.Sprintf("change hosts[].labels in %s as each line says, then apply again (no label was changed)", env.Cluster.Path)}
