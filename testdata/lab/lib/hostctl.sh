@@ -13,6 +13,7 @@ stop_one_host() {
   fi
   local deadline=$((SECONDS + 20))
   while pid_alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
+  kill_host_leader "$h"
   if pid_alive "$pid"; then log "node$k: PID $pid did not stop in 20 s: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
   : >"$h/leader_pid"
 }

@@ -139,30 +139,53 @@ wait_hosts() {
 }
 
 # Stop every host recorded under $OUT/hosts (only PIDs we recorded, checked
-# against what we started), then unmount their roots.
+# against what we started), then unmount their roots. SIGTERM first (a clean
+# shutdown takes ~2 s); after 15 s SIGKILL the host's PID 1, which ends every
+# process of the host (SIGKILL to nspawn alone would orphan the host's
+# systemd and keep its network namespace alive).
 stop_hosts() {
-  local h pid kind target
-  local -a waitfor=()
+  local h pid kind
+  local -a hosts=()
   for h in "$OUT"/hosts/node*; do
     [[ -d $h ]] || continue
+    hosts+=("$h")
     pid=$(cat "$h/pid" 2>/dev/null || true); kind=$(cat "$h/kind" 2>/dev/null || echo full)
     if [[ $kind == full ]] && pid_alive "$pid" systemd-nspawn; then
-      kill -TERM "$pid"; waitfor+=("$pid")
+      kill -TERM "$pid"
     elif [[ $kind == light ]] && pid_alive "$pid" unshare; then
       # unshare --fork ignores SIGTERM: signal its child; --kill-child does the rest.
-      for target in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do kill -TERM "$target" 2>/dev/null || true; done
-      waitfor+=("$pid")
+      local c; for c in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do kill -TERM "$c" 2>/dev/null || true; done
     fi
   done
-  local deadline=$((SECONDS + 20))
-  for pid in "${waitfor[@]}"; do
+  local deadline=$((SECONDS + 15))
+  for h in "${hosts[@]}"; do
+    pid=$(cat "$h/pid" 2>/dev/null || true)
     while pid_alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
-    if pid_alive "$pid"; then log "PID $pid did not stop in time: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
   done
-  for h in "$OUT"/hosts/node*; do
-    [[ -d $h ]] || continue
+  for h in "${hosts[@]}"; do
+    kill_host_leader "$h"
+    pid=$(cat "$h/pid" 2>/dev/null || true)
+    if pid_alive "$pid" systemd-nspawn || pid_alive "$pid" unshare; then
+      log "$(basename "$h"): PID $pid did not stop in time: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  for h in "${hosts[@]}"; do
     unmount_under "$h/root"
   done
+}
+
+# SIGKILL the host's recorded PID 1 if it still runs, is the init of its own
+# PID namespace and is what we started (systemd or sshd).
+kill_host_leader() {
+  local h=$1 lp deadline
+  lp=$(cat "$h/leader_pid" 2>/dev/null || true)
+  pid_alive "$lp" || return 0
+  [[ $(awk '/^NSpid:/ && NF > 2 {print $NF}' "/proc/$lp/status" 2>/dev/null) == 1 ]] || return 0
+  pid_alive "$lp" systemd || pid_alive "$lp" sshd || return 0
+  log "$(basename "$h"): host PID 1 ($lp) still running: SIGKILL"
+  kill -KILL "$lp" 2>/dev/null || true
+  deadline=$((SECONDS + 10))
+  while pid_alive "$lp" && ((SECONDS < deadline)); do sleep 0.1; done
 }
 
 # Unmount DIR and anything mounted below it (deepest first).

@@ -31,5 +31,11 @@ teardown_net() {
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^aglab-node[0-9]+$' || true); do
     ip netns del "$ns" 2>/dev/null || true
   done
+  # A veth outlives "ip netns del" while a process still holds the namespace;
+  # the hosts are stopped by now, so remove any that are left.
+  local l
+  for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^aglab-v[0-9]+$' || true); do
+    ip link del "$l" 2>/dev/null || true
+  done
   if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link del "$BRIDGE"; fi
 }
