@@ -79,6 +79,39 @@ func TestHostStepsLab(t *testing.T) {
 		}
 		steps = append(steps, s)
 	}
+	// The plan (a dry run) lists the work and changes nothing.
+	start = time.Now()
+	recs, err := (&Engine{Env: env, Steps: steps}).Plan(ctx)
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	t.Logf("plan of the 5 steps: %s", time.Since(start).Round(time.Millisecond))
+	var planned []string
+	for _, r := range recs {
+		if r.Mutating {
+			if !r.DryRun {
+				t.Errorf("the plan ran a mutating action: %+v", r)
+			}
+			planned = append(planned, r.Step+"|"+r.Host+"|"+r.Command)
+		}
+	}
+	for _, want := range []string{"docker|node1|sudo DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 install -y docker.io docker-compose",
+		"docker|node1|write /etc/docker/daemon.json", "docker|node3|sudo systemctl restart docker", "docker|node3|sudo usermod -aG docker agadmin",
+		"limits|node2|write /etc/security/limits.conf", "source|node1|sudo GIT_TERMINAL_PROMPT=0 git -c safe.directory='*' clone --recursive --branch master",
+		"nfs|node1|write /root/autograder-full-stack/.aginstall-shared"} {
+		found := false
+		for _, p := range planned {
+			found = found || strings.HasPrefix(p, want)
+		}
+		if !found {
+			t.Errorf("the plan lacks %q; it has:\n%s", want, strings.Join(planned, "\n"))
+		}
+	}
+	if out, err := lab.Exec(t, "node1", "sh", "-c", "command -v dockerd; test -e /root/autograder-full-stack/.aginstall-shared && echo marker"); err == nil || out != "" {
+		t.Errorf("the plan changed node1: %q %v", out, err)
+	}
+	env.Runner = &Runner{Dial: env.Runner.Dial, Log: env.Runner.Log, Secrets: env.Secrets}
+
 	for _, s := range steps {
 		start := time.Now()
 		if err := en.ApplyStep(ctx, s); err != nil {
