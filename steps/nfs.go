@@ -139,10 +139,9 @@ func hostStepsClientAddrs(env *Env) []string {
 	for _, w := range c.Workers() {
 		if f := env.State.FactsOf(w); f != nil && f.ReachableAt != "" {
 			out = append(out, f.ReachableAt)
-			continue
+		} else if h, _ := c.Host(w); h.Address != "" {
+			out = append(out, h.Address)
 		}
-		h, _ := c.Host(w)
-		out = append(out, h.Address)
 	}
 	return out
 }
@@ -252,7 +251,7 @@ func (s nfsStep) Check(ctx context.Context, env *Env) []HostCheck {
 		todo := func(reason, fix string) HostCheck {
 			return HostCheck{Status: hostStepsNotDone(env, s.ID()), Reason: reason, Fix: fix}
 		}
-		if c.NFS.Mode == "export" {
+		if c.NFS.Mode == "export" && len(c.Workers()) > 0 {
 			if h.Host == c.Manager {
 				if !in.nfsd {
 					return HostCheck{Status: Todo, Reason: "this kernel cannot export NFS", Fix: "set nfs.mode: skip and share " + c.Source.Path + " yourself"}
@@ -381,7 +380,7 @@ func hostStepsNFSManager(ctx context.Context, env *Env, h *HostRunner) (string, 
 	if err != nil {
 		return "", err
 	}
-	if c.NFS.Mode == "export" {
+	if c.NFS.Mode == "export" && len(c.Workers()) > 0 { // a lone manager shares with no one
 		if !in.pkgs["nfs-kernel-server"] {
 			for _, cmd := range []hostStepsAptCmd{{"refresh the package lists", hostStepsAptEnv + "update"},
 				{"install the NFS server", hostStepsAptEnv + "install -y nfs-kernel-server"}} {
@@ -394,7 +393,13 @@ func hostStepsNFSManager(ctx context.Context, env *Env, h *HostRunner) (string, 
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return "", err
 		}
-		nw := hostStepsExportsEdit(old, c.Source.Path, hostStepsClientAddrs(env))
+		clients := hostStepsClientAddrs(env)
+		if len(clients) == 0 {
+			// An exports line without clients would share the folder with everyone.
+			return "", &StepError{Step: "nfs", Host: h.Host, Purpose: "export the source folder", Err: errors.New("no other host has an address to export to"),
+				Next: "add the other hosts to the cluster file, or set nfs.mode: skip"}
+		}
+		nw := hostStepsExportsEdit(old, c.Source.Path, clients)
 		changed, err := h.WriteFile(ctx, "export the source folder", hostStepsExports, old, nw,
 			remote.WriteOptions{Sudo: true, Backup: true}, hostStepsDiff(hostStepsExports, old, nw))
 		if err != nil {
