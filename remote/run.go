@@ -89,13 +89,21 @@ func (c *Conn) run(ctx context.Context, display, line string, stdin []byte, asRo
 		pgid   = make(chan int, 1)
 		wg     sync.WaitGroup
 	)
+	returned := false // after Run returns, out is not called any more
 	emit := func(l Line) {
 		if out != nil {
 			outMu.Lock()
-			out(l)
+			if !returned {
+				out(l)
+			}
 			outMu.Unlock()
 		}
 	}
+	defer func() {
+		outMu.Lock()
+		returned = true
+		outMu.Unlock()
+	}()
 	if err := sess.Start("printf '" + pgidMarker + "%s\\n' \"$$\" >&2\n" + line); err != nil {
 		return Result{}, c.lostErr("starting "+strconv.Quote(shorten(display, 200)), err)
 	}
