@@ -165,9 +165,11 @@ func (l *Lab) Host(name string) HostInfo {
 }
 
 // NsenterArgs is the command line that runs argv inside host h without SSH.
+// --root/--wd take the leader's root and working directory: light hosts are
+// a chroot inside their mount namespace, not a pivot_root like nspawn's.
 func NsenterArgs(h HostInfo, argv ...string) []string {
 	return append([]string{"nsenter", "--target", fmt.Sprint(h.LeaderPID),
-		"--mount", "--uts", "--ipc", "--net", "--pid", "--"}, argv...)
+		"--mount", "--uts", "--ipc", "--net", "--pid", "--root", "--wd", "--"}, argv...)
 }
 
 // ExecTimeout bounds Exec.

@@ -69,7 +69,7 @@ func TestHostPanicsOnUnknown(t *testing.T) {
 
 func TestNsenterArgs(t *testing.T) {
 	got := NsenterArgs(HostInfo{LeaderPID: 42}, "cat", "/etc/hostname")
-	want := []string{"nsenter", "--target", "42", "--mount", "--uts", "--ipc", "--net", "--pid", "--", "cat", "/etc/hostname"}
+	want := []string{"nsenter", "--target", "42", "--mount", "--uts", "--ipc", "--net", "--pid", "--root", "--wd", "--", "cat", "/etc/hostname"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v", got)
 	}
