@@ -102,7 +102,7 @@ func (s *discoveryScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 				return nil
 			}
 			errs, warns := s.findings(m)
-			if len(errs) > 0 || (s.err != nil && len(errs) == 0 && len(m.facts) == 0) {
+			if len(errs) > 0 || s.err != nil {
 				m.flash = "Fix the errors on the hosts first, then r runs discovery again."
 				return nil
 			}

@@ -153,6 +153,10 @@ func (b *fakeBackend) Review(ctx context.Context, c *steps.Cluster, sink steps.S
 }
 
 func (b *fakeBackend) Plan(ctx context.Context, c *steps.Cluster, sink steps.Sink) ([]steps.Record, error) {
+	for _, s := range fakeSteps {
+		sink(steps.StepStarted{Step: s.ID(), Title: s.Title(), Mode: "plan", Hosts: c.HostNames()})
+		sink(steps.StepFinished{Step: s.ID(), Err: steps.ErrDryRun})
+	}
 	return []steps.Record{
 		{Step: "docker", Host: "node1", Purpose: "see whether Docker is installed", Kind: "cmd", Command: "docker version --format '{{.Server.Version}}'"},
 		{Step: "docker", Host: "node1", Purpose: "install Docker from Docker's apt repository", Kind: "cmd", Command: "apt-get install -y docker-ce docker-ce-cli containerd.io", Mutating: true, DryRun: true},
@@ -182,6 +186,9 @@ func (b *fakeBackend) ApplyStep(ctx context.Context, c *steps.Cluster, id string
 	var checks []steps.HostCheck
 	for _, h := range hosts {
 		sink(steps.CommandStarted{Step: id, Host: h, Purpose: "work on " + id, Command: "apt-get install -y docker.io", Mutating: true})
+		if id == "deploy" && h == c.Manager {
+			sink(steps.CommandStarted{Step: id, Host: h, Purpose: "wait for the stack's services to converge", Command: "poll ServiceList"})
+		}
 		for i := 0; i < lines; i++ {
 			sink(steps.HostOutput{Step: id, Host: h, Stream: "stdout", Text: fmt.Sprintf("Unpacking package %d of %d …", i+1, lines)})
 		}

@@ -206,7 +206,7 @@ func stepForm(c *steps.Cluster, facts map[string]*steps.Facts, id string) (*huh.
 				huh.NewInput().Title("Gunicorn workers").Value(&workers).Validate(positiveInt),
 				huh.NewInput().Title("client_max_body_size").Placeholder("e.g. 50m").Value(&t.ClientMaxBodySize),
 				huh.NewInput().Title("Max subprocess timeout (s)").Value(&timeout).Validate(positiveInt),
-				huh.NewInput().Title("Sysadmin contact").Value(&t.SysadminContact).Validate(validEmail)))
+				huh.NewInput().Title("Sysadmin contact").Description("Shown to users when something breaks.").Value(&t.SysadminContact)))
 		return f, func() {
 			t.GunicornWorkers, t.MaxSubprocessTimeout = atoi(workers), atoi(timeout)
 			c.Tuning, c.Site = t, s

@@ -62,7 +62,9 @@ type Model struct {
 // sideItem is one step in the sidebar checklist.
 type sideItem struct {
 	status steps.Status
-	note   string // skip reason or failure, one line
+	note   string       // skip reason or failure, one line
+	mode   string       // the engine mode it runs in (check, plan, apply)
+	before steps.Status // status before a plan, restored after it
 }
 
 // hostLog is one host's pane: what it does now and its last lines.
@@ -253,7 +255,10 @@ func (m *Model) apply(e steps.Event) {
 	switch e := e.(type) {
 	case steps.StepStarted:
 		if it := m.side[e.Step]; it != nil {
-			it.status, it.note = running, ""
+			if e.Mode == "plan" {
+				it.before = it.status
+			}
+			it.status, it.note, it.mode = running, "", e.Mode
 		}
 		if e.Mode == "apply" {
 			m.runStep = e.Step
@@ -271,7 +276,7 @@ func (m *Model) apply(e steps.Event) {
 		}
 	case steps.HostOutput:
 		m.hostLog(e.Host).lines.add(e.Text)
-		if e.Step == "deploy" {
+		if e.Step == "deploy" && strings.Contains(m.logs[e.Host].purpose, "converge") {
 			m.noteConvergence(e.Text)
 		}
 	case steps.HostProgress:
@@ -296,6 +301,9 @@ func (m *Model) apply(e steps.Event) {
 			return
 		}
 		switch {
+		case it.mode == "plan":
+			// A dry run changes nothing: the step stands where it stood.
+			it.status = it.before
 		case e.Err != nil:
 			it.status, it.note = steps.Failed, firstLine(e.Err.Error())
 		case len(e.Checks) > 0:
@@ -409,7 +417,11 @@ func (m *Model) sidebar(w, h int) string {
 		if it.status == running {
 			ic = m.spinner()
 		}
-		line := ic + " " + s.Title()
+		title := s.Title()
+		if short, ok := sideTitle[s.ID()]; ok {
+			title = short
+		}
+		line := ic + " " + title
 		if cur, ok := m.screen.(interface{ stepID() string }); ok && cur.stepID() == s.ID() {
 			line = stSel.Render(cut(line, w))
 		}
@@ -419,6 +431,15 @@ func (m *Model) sidebar(w, h int) string {
 		}
 	}
 	return b.String()
+}
+
+// sideTitle: the documented steps' titles, short enough for the sidebar.
+var sideTitle = map[string]string{
+	"discover": "Discover hosts", "docker": "Docker", "limits": "Open-file limits",
+	"swarm": "Swarm", "network": "Overlay network", "source": "Source checkout",
+	"nfs": "NFS share", "labels": "Node labels", "settings": "Site settings",
+	"registry": "Image registry", "deploy": "Deploy the stack", "migrate": "Migrations",
+	"admin": "Admin and course", "marker": "Marker",
 }
 
 var (

@@ -15,7 +15,8 @@ import (
 // file diffs, from the dry run's records; confirm to run.
 type planScreen struct {
 	records []steps.Record
-	lines   []string // rendered once per plan, scrolled per frame
+	lines   []string // rendered once per plan and width, scrolled per frame
+	width   int
 	top     int
 	reads   bool // show read-only queries too
 	err     error
@@ -59,8 +60,11 @@ func (s *planScreen) mutations() (n int, hosts map[string]bool) {
 
 // render lays the records out once: by host, then step, each mutating
 // command or diff in full.
-func (s *planScreen) render(m *Model) {
-	s.lines = s.lines[:0]
+func (s *planScreen) render(w int) {
+	s.lines, s.width = s.lines[:0], w
+	add := func(prefix, text string) {
+		s.lines = append(s.lines, strings.Split(wrapIndent(prefix, text, w), "\n")...)
+	}
 	byHost := map[string][]steps.Record{}
 	var order []string
 	for _, r := range s.records {
@@ -84,9 +88,9 @@ func (s *planScreen) render(m *Model) {
 			if !r.Mutating {
 				mark = stDim.Render("  (read) ")
 			}
-			s.lines = append(s.lines, mark+r.Purpose)
+			add(mark, r.Purpose)
 			if r.Command != "" {
-				s.lines = append(s.lines, "    $ "+r.Command)
+				add("    $ ", r.Command)
 			}
 			for _, d := range strings.Split(strings.TrimRight(r.Diff, "\n"), "\n") {
 				switch {
@@ -111,7 +115,7 @@ func (s *planScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 	case plannedMsg:
 		m.doneWork()
 		s.records, s.err, s.done = msg.records, msg.err, true
-		s.render(m)
+		s.render(s.width)
 	case tea.KeyPressMsg:
 		if m.busy != "" {
 			return nil
@@ -139,7 +143,7 @@ func (s *planScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 		case "r":
 			s.reads = !s.reads
 			s.top = 0
-			s.render(m)
+			s.render(s.width)
 		case "enter":
 			if s.done {
 				s.confirm = true
@@ -169,6 +173,9 @@ func (s *planScreen) view(m *Model, w, h int) string {
 	if s.confirm {
 		b.WriteString(stErr.Render(cut(fmt.Sprintf("Run these %d change(s) now? y/n", n), w)) + "\n")
 		used++
+	}
+	if s.width != w {
+		s.render(w)
 	}
 	rows := max(h-used, 1)
 	end := min(s.top+rows, len(s.lines))
