@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"runtime"
 	"flag"
 	"os"
 	"path/filepath"
@@ -56,6 +57,10 @@ func (f *flow) send(msg tea.Msg) {
 // answer within a moment is a timer and is dropped.
 func (f *flow) run(cmd tea.Cmd) {
 	if cmd == nil {
+		return
+	}
+	// The cursor's blink is a timer: skip it without waiting.
+	if name := runtime.FuncForPC(reflect.ValueOf(cmd).Pointer()).Name(); strings.Contains(name, "cursor.(*Model).Blink") {
 		return
 	}
 	ch := make(chan tea.Msg, 1)
