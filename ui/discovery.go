@@ -161,8 +161,8 @@ func (s *discoveryScreen) view(m *Model, w, h int) string {
 		if f.IsRoot {
 			sudo = "root"
 		}
-		line := pad(name, 8) + pad(os, 11) + pad(fmt.Sprint(f.CPUs), 4) + pad(gb(f.MemoryMB), 6) + pad(gb(f.DiskFreeMB), 6) +
-			pad(docker, 8) + pad(sudo, 9) + f.Swarm
+		line := col(name, 8) + col(os, 11) + col(fmt.Sprint(f.CPUs), 4) + col(gb(f.MemoryMB), 6) + col(gb(f.DiskFreeMB), 6) +
+			col(docker, 8) + col(sudo, 9) + f.Swarm
 		b.WriteString(cut(line, w) + "\n")
 	}
 	errs, warns := s.findings(m)

@@ -183,7 +183,7 @@ func (s *hostKeysScreen) view(m *Model, w, h int) string {
 		if k.Port != 0 && k.Port != 22 {
 			addr = fmt.Sprintf("%s:%d", k.Address, k.Port)
 		}
-		line := box + " " + pad(k.Host, 10) + pad(addr, 16) + k.Type
+		line := box + " " + col(k.Host, 10) + col(addr, 16) + k.Type
 		if i == s.sel {
 			line = stSel.Render(cut(line, w))
 		}

@@ -121,12 +121,26 @@ func (s *hostsScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 			if c.Manager == "" {
 				c.Manager = c.Hosts[0].Name
 			}
+			if c.Source.Path == "" {
+				c.Source.Path = defaultSourcePath(c)
+			}
 			return m.save()
 		case "esc":
 			return m.goBack()
 		}
 	}
 	return nil
+}
+
+// defaultSourcePath is the guide's checkout place: the manager user's home.
+func defaultSourcePath(c *steps.Cluster) string {
+	h, _ := c.Host(c.Manager)
+	switch h.User {
+	case "", "root":
+		return "/root/autograder-full-stack"
+	default:
+		return "/home/" + h.User + "/autograder-full-stack"
+	}
 }
 
 func (s *hostsScreen) addForm(m *Model) tea.Cmd {
@@ -321,7 +335,7 @@ func (s *hostsScreen) view(m *Model, w, h int) string {
 		if ch, ok := s.checks[hs.Name]; ok {
 			login = icon(ch.Status, m.opt.Accessible) + " " + ch.Reason
 		}
-		line := "  " + pad(name, 10) + pad(hs.Address, 16) + pad(hs.User, 10) + pad(port, 6)
+		line := "  " + col(name, 10) + col(hs.Address, 16) + col(hs.User, 10) + col(port, 6)
 		if i == s.sel {
 			line = stSel.Render("›" + line[1:])
 		}

@@ -132,7 +132,7 @@ func (s *reviewScreen) view(m *Model, w, h int) string {
 	top := max(0, s.sel-listH+1)
 	for i := top; i < len(m.reports) && i < top+listH; i++ {
 		r := m.reports[i]
-		line := icon(r.Status, m.opt.Accessible) + " " + pad(r.Title, 28) + stDim.Render(steps.Summary(r.Checks))
+		line := icon(r.Status, m.opt.Accessible) + " " + col(r.Title, 28) + stDim.Render(steps.Summary(r.Checks))
 		if i == s.sel {
 			line = stSel.Render("›") + line
 		} else {
@@ -147,7 +147,7 @@ func (s *reviewScreen) view(m *Model, w, h int) string {
 			b.WriteString(stDim.Render(cut(r.Note, w)) + "\n")
 		}
 		for _, c := range r.Checks {
-			b.WriteString(cut(icon(c.Status, m.opt.Accessible)+" "+pad(c.Host, 10)+c.Reason, w) + "\n")
+			b.WriteString(cut(icon(c.Status, m.opt.Accessible)+" "+col(c.Host, 10)+c.Reason, w) + "\n")
 			if c.Fix != "" && c.Status != steps.Done {
 				b.WriteString(stWarn.Render(wrap("    fix: "+c.Fix, w)) + "\n")
 			}

@@ -271,7 +271,7 @@ func (m *Model) convergeTable(w, h int) string {
 		if r.converged {
 			mark = icon(steps.Done, m.opt.Accessible)
 		}
-		b.WriteString("\n" + cut(mark+" "+pad(r.service, 24)+pad(r.count, 12)+r.problems, w))
+		b.WriteString("\n" + cut(mark+" "+col(r.service, 24)+col(r.count, 12)+r.problems, w))
 	}
 	return b.String()
 }

@@ -120,7 +120,7 @@ func (s *stepScreen) view(m *Model, w, h int) string {
 			continue
 		}
 		for _, c := range r.Checks {
-			b.WriteString(cut(icon(c.Status, m.opt.Accessible)+" "+pad(c.Host, 10)+c.Reason, w) + "\n")
+			b.WriteString(cut(icon(c.Status, m.opt.Accessible)+" "+col(c.Host, 10)+c.Reason, w) + "\n")
 		}
 		b.WriteString("\n")
 	}

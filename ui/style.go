@@ -135,6 +135,9 @@ func pad(s string, w int) string {
 	return s
 }
 
+// col is a table cell: s in w columns, always with a space after it.
+func col(s string, w int) string { return pad(cut(s, w-1), w) }
+
 // bar is a text progress bar: [█████░░░░░] 5/10.
 func bar(done, total, w int) string {
 	if total <= 0 || w < 3 {
