@@ -92,6 +92,18 @@ func notEmpty(what string) func(string) error {
 	}
 }
 
+// required refuses an empty answer unless the field has a value already:
+// huh's accessible prompts validate the raw line before falling back to the
+// default, so "enter keeps the default" must pass.
+func required(what string, v *string) func(string) error {
+	return func(s string) error {
+		if strings.TrimSpace(s) == "" && strings.TrimSpace(*v) == "" {
+			return fmt.Errorf("%s is required", what)
+		}
+		return nil
+	}
+}
+
 func validPort(s string) error {
 	if s == "" {
 		return nil
@@ -176,8 +188,8 @@ func stepForm(c *steps.Cluster, facts map[string]*steps.Facts, id string) (*huh.
 	case "source":
 		repo, ref, path := c.Source.Repo, c.Source.Ref, c.Source.Path
 		f := huh.NewForm(huh.NewGroup(
-			huh.NewInput().Title("autograder-full-stack repository").Value(&repo).Validate(notEmpty("the repository URL")),
-			huh.NewInput().Title("Branch, tag or commit").Value(&ref).Validate(notEmpty("the ref")),
+			huh.NewInput().Title("autograder-full-stack repository").Value(&repo).Validate(required("the repository URL", &repo)),
+			huh.NewInput().Title("Branch, tag or commit").Value(&ref).Validate(required("the ref", &ref)),
 			huh.NewInput().Title("Checkout path on the manager").Placeholder("default: the guide's path").Value(&path)))
 		return f, func() {
 			c.Source.Repo, c.Source.Ref, c.Source.Path = strings.TrimSpace(repo), strings.TrimSpace(ref), strings.TrimSpace(path)

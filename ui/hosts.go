@@ -157,10 +157,10 @@ func (s *hostsScreen) addForm(m *Model) tea.Cmd {
 				return nil
 			}),
 		huh.NewInput().Title("Address").Description("IP or DNS name; empty means the name.").Value(&addr),
-		huh.NewInput().Title("SSH user").Value(&user).Validate(notEmpty("the user")),
+		huh.NewInput().Title("SSH user").Description("empty means root").Value(&user),
 		huh.NewInput().Title("SSH port").Value(&port).Validate(validPort)))
 	return s.form.start(m, f, func(m *Model) tea.Cmd {
-		m.cluster.Hosts = append(m.cluster.Hosts, steps.HostSpec{Name: strings.TrimSpace(name), Address: strings.TrimSpace(addr), User: user, Port: atoi(port)})
+		m.cluster.Hosts = append(m.cluster.Hosts, steps.HostSpec{Name: strings.TrimSpace(name), Address: strings.TrimSpace(addr), User: orElse(strings.TrimSpace(user), "root"), Port: atoi(port)})
 		return nil
 	})
 }
