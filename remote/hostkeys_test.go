@@ -197,3 +197,28 @@ func TestOtherKeyTypeIsNotAMismatch(t *testing.T) {
 		t.Fatalf("%+v %v", keys, err)
 	}
 }
+
+// With every option at its default: ~/.ssh/config is read, the key accepted
+// non-interactively lands in ~/.ssh/known_hosts, and OpenSSH's own client
+// then trusts that file with StrictHostKeyChecking=yes.
+func TestDefaultsLikeOpenSSH(t *testing.T) {
+	isolate(t)
+	s := startSSHD(t)
+	home := os.Getenv("HOME")
+	os.MkdirAll(filepath.Join(home, ".ssh"), 0o700)
+	os.WriteFile(filepath.Join(home, ".ssh", "config"), []byte("Host box\n  HostName 127.0.0.1\n  Port "+strconv.Itoa(s.Port)+
+		"\n  User root\n  IdentityFile ~/key\n"), 0o600)
+	key, _ := os.ReadFile(shared.key)
+	os.WriteFile(filepath.Join(home, "key"), key, 0o600)
+	p := NewPool([]Target{{Name: "box", Address: "box"}}, Options{AcceptNewHostKeys: true})
+	defer p.Close()
+	mustRun(t, mustConn(t, p, "box"), Command{Line: "true"})
+	kh := filepath.Join(home, ".ssh", "known_hosts")
+	out, err := exec.Command("ssh", "-F", "none", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+		"-o", "UserKnownHostsFile="+kh, "-o", "GlobalKnownHostsFile=/dev/null", "-i", shared.key,
+		"-p", strconv.Itoa(s.Port), "root@127.0.0.1", "echo trusted").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "trusted" {
+		data, _ := os.ReadFile(kh)
+		t.Fatalf("OpenSSH does not trust what we wrote: %v %s\nknown_hosts:\n%s", err, out, data)
+	}
+}
