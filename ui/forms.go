@@ -49,7 +49,12 @@ func (fb *formBox) start(m *Model, f *huh.Form, onDone func(m *Model) tea.Cmd) t
 		return tea.Exec(&accessibleForm{f: f}, func(err error) tea.Msg { return formDoneMsg{err} })
 	}
 	fb.form = f.WithWidth(min(m.w-26, 70)).WithShowHelp(true)
-	return fb.form.Init()
+	init := fb.form.Init()
+	// Size the form to the screen's content area now, rather than when the
+	// terminal answers the form's own size request.
+	fm, _ := fb.form.Update(tea.WindowSizeMsg{Width: m.w - 26, Height: max(m.h-8, 6)})
+	fb.form = fm.(*huh.Form)
+	return init
 }
 
 // update feeds the form; it reports whether the message was the form's.

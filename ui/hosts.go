@@ -248,8 +248,8 @@ func (s *hostsScreen) importForm(m *Model) tea.Cmd {
 		opts = append(opts, huh.NewOption(e.Name+"  "+stDim.Render(e.Address), e.Name))
 	}
 	f := huh.NewForm(huh.NewGroup(huh.NewMultiSelect[string]().
-		Title("Hosts from " + path).Description("space selects, enter imports; ssh_config still applies at login").
-		Options(opts...).Value(&picked)))
+		Title("Hosts from " + path).Description("space or x selects, enter imports; ssh_config still applies at login").
+		Options(opts...).Height(min(len(opts)+4, 14)).Value(&picked)))
 	return s.form.start(m, f, func(m *Model) tea.Cmd {
 		for _, e := range entries {
 			for _, p := range picked {

@@ -174,3 +174,33 @@ func TestRingBounded(t *testing.T) {
 		t.Fatalf("ring: len %d total %d window %v", r.len(), r.total, r.window(10, 0))
 	}
 }
+
+func TestImportFromSSHConfig(t *testing.T) {
+	cfg := "testdata/ssh_config"
+	hs, err := sshConfigHosts(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range hs {
+		got = append(got, fmt.Sprintf("%s=%s@%s:%d", h.Name, h.User, h.Address, h.Port))
+	}
+	if strings.Join(got, " ") != "web1=admin@10.1.0.5:2222 web2=admin@10.1.0.5:2222 bastion=@bastion:0" {
+		t.Fatalf("imported %v", got)
+	}
+	// Through the screen: i lists them, space picks the first, enter adds it.
+	f := newFlow(t, 100, 30, Options{SSHConfig: cfg, ClusterPath: "new.yaml"})
+	f.be.cluster = newCluster("new.yaml")
+	f.key("enter").wantScreen("Hosts").wantText("no hosts yet")
+	f.key("i").wantText("Hosts from " + cfg).golden("hosts-import")
+	f.key("space", "enter").wantText("web1")
+	if c := f.m.cluster; len(c.Hosts) != 1 || c.Hosts[0].Name != "web1" || c.Hosts[0].Port != 2222 {
+		t.Fatalf("hosts after import: %+v", c.Hosts)
+	}
+	// Paste adds the rest; enter saves with web1 as the manager.
+	f.key("p").typeText("db1 10.1.0.7 root").key("enter").wantText("db1")
+	f.key("enter").wantScreen("Host keys")
+	if c := f.be.cluster; c.Manager != "web1" || len(c.Hosts) != 2 || c.Source.Path != "/home/admin/autograder-full-stack" {
+		t.Fatalf("saved cluster: manager %q, %d hosts, source path %q", c.Manager, len(c.Hosts), c.Source.Path)
+	}
+}
