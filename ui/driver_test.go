@@ -1,11 +1,11 @@
 package ui
 
 import (
-	"runtime"
 	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
