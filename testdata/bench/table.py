@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Print testdata/bench/run's one table (Markdown) from OUT/raw/*.txt.
+
+Each raw file holds one figure per run ("fail" for a failed run); the table
+shows medians, the number of good runs, the ratios and each target.
+"""
+import datetime
+import os
+import re
+import statistics
+import sys
+
+out = sys.argv[1]
+raw = os.path.join(out, "raw")
+
+
+def runs(name):
+    p = os.path.join(raw, name + ".txt")
+    if not os.path.exists(p):
+        return [], 0
+    vals = [l.strip() for l in open(p) if l.strip()]
+    good = [float(v) for v in vals if v != "fail"]
+    return good, len(vals) - len(good)
+
+
+def med(name):
+    good, _ = runs(name)
+    return statistics.median(good) if good else None
+
+
+def cell(name):
+    good, bad = runs(name)
+    if not good:
+        return "failed" if bad else "–"
+    s = f"{statistics.median(good):.2f} s"
+    if bad:
+        s += f" ({bad} failed)"
+    return s
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}×" if a and b else "–"
+
+
+print(f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on "
+      f"{os.cpu_count()} cores; medians of {max(len(runs('ssh-full10')[0]), len(runs('ssh-light50')[0]))} runs.\n")
+print("| what | hosts | aginstall | OpenSSH floor | Ansible | aginstall / floor | aginstall / Ansible |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
+rows = [
+    ("connect + `true` (remote.Pool) vs `-m ping`", "10 full", "fanout-full10", "ssh-full10", "ping-full10"),
+    ("connect + `true` (remote.Pool) vs `-m ping`", "50 light", "fanout-light50", "ssh-light50", "ping-light50"),
+    ("`aginstall review` vs `-m setup`", "3 full", "review-full3", "ssh-full3", "setup-full3"),
+    ("`aginstall review` vs `-m setup`", "10 full", "review-full10", "ssh-full10", "setup-full10"),
+    ("`aginstall review` vs `-m setup`", "10 light", "review-light10", "ssh-light10", "setup-light10"),
+    ("`aginstall review` vs `-m setup`", "50 light", "review-light50", "ssh-light50", "setup-light50"),
+]
+for what, hosts, a, f, b in rows:
+    if not (runs(a)[0] or runs(a)[1] or runs(f)[0]):
+        continue
+    print(f"| {what} | {hosts} | {cell(a)} | {cell(f)} | {cell(b)} | {ratio(med(a), med(f))} | {ratio(med(a), med(b))} |")
+
+
+def hs(name):
+    p = os.path.join(raw, name + "-hs.txt")
+    if not os.path.exists(p):
+        return None
+    rows = [list(map(int, l.split())) for l in open(p) if l.strip()]
+    return (min(r[0] for r in rows), max(r[1] for r in rows), min(r[2] for r in rows), max(r[3] for r in rows), len(rows))
+
+
+print("\nSSH connections per host per run, counted in each host's sshd log "
+      "(`Accepted publickey` = a login; `Connection closed … [preauth]` = a handshake that never logged in):\n")
+print("| run | hosts | logins per host (min–max) | pre-auth handshakes per host (min–max) | runs |")
+print("| --- | --- | --- | --- | --- |")
+for name, label, hosts in [("review-full10", "`aginstall review`", "10 full"), ("fanout-full10", "remote.Pool + `true`", "10 full"),
+                           ("ssh-full10", "OpenSSH ×N", "10 full"),
+                           ("review-light50", "`aginstall review`", "50 light"), ("fanout-light50", "remote.Pool + `true`", "50 light")]:
+    h = hs(name)
+    if h:
+        print(f"| {label} | {hosts} | {h[0]}–{h[1]} | {h[2]}–{h[3]} | {h[4]} |")
+
+ui = os.path.join(out, "uiflood.txt")
+if os.path.exists(ui):
+    rs = [l for l in open(ui) if l.startswith("run ")]
+    f = lambda key: [float(re.search(key + r" ([0-9.]+)", l).group(1)) for l in rs]
+    p50, p99, mx, heap = f("p50"), f("p99"), f("max"), f("peak-heap-inuse")
+    long = [l for l in open(ui) if l.startswith("long ")]
+    print(f"\nUI under a flood (10 hosts × 1,000 lines/s × 10 s = 100,000 lines through the wizard's sink, "
+          f"Update + View at 120×40, {len(rs)} runs): frame p50 {statistics.median(p50):.2f} ms, "
+          f"p99 {statistics.median(p99):.2f} ms (worst run {max(p99):.2f} ms), slowest frame {max(mx):.1f} ms, "
+          f"peak HeapInuse {max(heap):.1f} MB.")
+    for l in long:
+        print(f"Longer flood: {l[5:].strip()}")
+bf = os.path.join(out, "benchflood.txt")
+if os.path.exists(bf):
+    for l in open(bf):
+        if l.startswith("BenchmarkFlood"):
+            print(f"`go test -bench Flood ./ui/`: `{' '.join(l.split())}`")
+
+print("\nTargets:\n")
+
+
+def target(ok, text):
+    print(f"- {'met' if ok else 'NOT met'}: {text}")
+
+
+for name, hosts in [("review-full10", "10 full"), ("review-light50", "50 light"), ("fanout-full10", "10 full"), ("fanout-light50", "50 light")]:
+    h = hs(name)
+    if h:
+        target(h[0] == 1 and h[1] == 1 and h[3] == 0,
+               f"one SSH handshake per host per run ({name}, {hosts}): logins {h[0]}–{h[1]}, extra pre-auth handshakes {h[2]}–{h[3]} per host")
+for a, f, hosts in [("review-full10", "ssh-full10", "10 full"), ("review-light10", "ssh-light10", "10 light"), ("review-light50", "ssh-light50", "50 light")]:
+    if med(a) and med(f):
+        target(med(a) <= 1.25 * med(f), f"review within 1.25× the OpenSSH floor at {hosts}: {med(a):.2f} s vs {med(f):.2f} s = {med(a) / med(f):.2f}×")
+for a, b, hosts in [("review-full3", "setup-full3", "3 full"), ("review-full10", "setup-full10", "10 full"),
+                    ("review-light10", "setup-light10", "10 light"), ("review-light50", "setup-light50", "50 light")]:
+    if med(a) and med(b):
+        target(med(a) <= med(b) / 3, f"review at most ⅓ of Ansible's setup at {hosts}: {med(a):.2f} s vs {med(b):.2f} s = {med(a) / med(b):.2f}×")
+if os.path.exists(ui) and rs:
+    target(max(p99) < 16, f"UI p99 frame under 16 ms: {max(p99):.2f} ms (worst run)")
+    target(max(heap) < 100, f"UI memory under 100 MB: peak HeapInuse {max(heap):.1f} MB")
