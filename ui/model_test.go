@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -202,5 +203,21 @@ func TestImportFromSSHConfig(t *testing.T) {
 	f.key("enter").wantScreen("Host keys")
 	if c := f.be.cluster; c.Manager != "web1" || len(c.Hosts) != 2 || c.Source.Path != "/home/admin/autograder-full-stack" {
 		t.Fatalf("saved cluster: manager %q, %d hosts, source path %q", c.Manager, len(c.Hosts), c.Source.Path)
+	}
+}
+
+func TestWelcomeOffersResume(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(dir+"/.aginstall", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := newFlow(t, 100, 30, Options{ClusterPath: dir + "/aginstall.yaml", Recent: []string{"/srv/other/aginstall.yaml"}})
+	f.wantText("› Resume").wantText("/srv/other/aginstall.yaml")
+	f.key("enter").wantScreen("Resume")
+	// A recent file is picked with the arrows and enter.
+	g := newFlow(t, 100, 30, Options{Recent: []string{"/srv/other/aginstall.yaml"}})
+	g.key("up", "enter")
+	if g.m.path != "/srv/other/aginstall.yaml" {
+		t.Fatalf("path after picking a recent file = %q", g.m.path)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -37,7 +38,15 @@ func newWelcome(m *Model) *welcomeScreen {
 	ti.Prompt = "Cluster file: "
 	ti.SetValue(m.path)
 	ti.SetWidth(50)
-	return &welcomeScreen{path: ti}
+	s := &welcomeScreen{path: ti}
+	// A state directory beside the cluster file means an install was started:
+	// offer to resume it.
+	if m.path != "" {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(m.path), ".aginstall")); err == nil {
+			s.sel = 1
+		}
+	}
+	return s
 }
 
 func (s *welcomeScreen) title() string { return "Welcome" }
