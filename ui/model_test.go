@@ -212,7 +212,7 @@ func TestWelcomeOffersResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFlow(t, 100, 30, Options{ClusterPath: dir + "/aginstall.yaml", Recent: []string{"/srv/other/aginstall.yaml"}})
-	f.wantText("› Resume").wantText("/srv/other/aginstall.yaml")
+	f.wantText("› 2 Resume").wantText("/srv/other/aginstall.yaml")
 	f.key("enter").wantScreen("Resume")
 	// A recent file is picked with the arrows and enter.
 	g := newFlow(t, 100, 30, Options{Recent: []string{"/srv/other/aginstall.yaml"}})

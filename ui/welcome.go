@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"context"
 	"errors"
 	"io/fs"
@@ -56,7 +57,7 @@ func (s *welcomeScreen) keys() []key.Binding {
 	if s.editing {
 		return []key.Binding{bind("enter", "use this file"), bind("esc", "done")}
 	}
-	return []key.Binding{keyUp, keyDown, bind("enter", "choose"), bind("e", "edit file path")}
+	return []key.Binding{keyUp, keyDown, bind("enter", "choose"), bind("1-4", "choose by number"), bind("e", "edit file path")}
 }
 
 func (s *welcomeScreen) init(m *Model) tea.Cmd {
@@ -131,6 +132,11 @@ func (s *welcomeScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 			s.sel = (s.sel + n - 1) % n
 		case "down", "j":
 			s.sel = (s.sel + 1) % n
+		case "1", "2", "3", "4": // direct choice, handy for scripts driving the wizard
+			if m.busy == "" && m.path != "" {
+				s.sel = int(msg.String()[0] - '1')
+				return m.load(welcomeChoices[s.sel].mode)
+			}
 		case "e", "tab":
 			s.editing = true
 			return s.path.Focus()
@@ -177,9 +183,10 @@ func (s *welcomeScreen) view(m *Model, w, h int) string {
 	b.WriteString(stTitle.Render("Install autograder.io on a Docker Swarm") + "\n")
 	b.WriteString(wrap("Each step of the deployment guide is checked first, shown as a plan, and applied only when you confirm.", w) + "\n\n")
 	for i, c := range welcomeChoices {
-		line := "  " + pad(c.name, 12) + stDim.Render(c.desc)
+		name := fmt.Sprintf("%d %s", i+1, c.name)
+		line := "  " + pad(name, 14) + stDim.Render(c.desc)
 		if i == s.sel {
-			line = stSel.Render("› "+pad(c.name, 12)) + " " + c.desc
+			line = stSel.Render("› "+pad(name, 14)) + c.desc
 		}
 		b.WriteString(cut(line, w) + "\n")
 	}
