@@ -1,9 +1,9 @@
 package ui
 
 import (
-	"fmt"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -184,9 +184,9 @@ func (s *welcomeScreen) view(m *Model, w, h int) string {
 	b.WriteString(wrap("Each step of the deployment guide is checked first, shown as a plan, and applied only when you confirm.", w) + "\n\n")
 	for i, c := range welcomeChoices {
 		name := fmt.Sprintf("%d %s", i+1, c.name)
-		line := "  " + pad(name, 14) + stDim.Render(c.desc)
+		line := "  " + pad(name, 15) + stDim.Render(c.desc)
 		if i == s.sel {
-			line = stSel.Render("› "+pad(name, 14)) + c.desc
+			line = stSel.Render("› "+pad(name, 15)) + c.desc
 		}
 		b.WriteString(cut(line, w) + "\n")
 	}
