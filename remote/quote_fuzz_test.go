@@ -112,7 +112,7 @@ func startFuzzSSHD(f *testing.F) *fuzzSSHD {
 	return nil
 }
 
-func (s *fuzzSSHD) conn(f *testing.F, user string) *Conn {
+func (s *fuzzSSHD) conn(f testing.TB, user string) *Conn {
 	f.Helper()
 	_, port, _ := net.SplitHostPort(s.addr)
 	n, _ := strconv.Atoi(port)
