@@ -146,6 +146,8 @@ func TestSiteLab(t *testing.T) {
 		sh("node1", "git", "-C", dir, "checkout", "--", file)
 	}
 	env.Cluster.Source.Ref = "v2"
+	src, _ := ByID("source")
+	t.Logf("upgrade: source check before: %+v", src.Check(ctx, env))
 	before = len(env.Runner.Records())
 	upgrade := time.Now()
 	if err := en.Apply(ctx); err != nil {
@@ -153,7 +155,12 @@ func TestSiteLab(t *testing.T) {
 	}
 	t.Logf("upgrade to v2 (all steps): %s", time.Since(upgrade).Round(time.Millisecond))
 	siteLabTimes(t, env.Runner.Records()[before:])
-	if got := outputs("deploy", "changed services"); len(got) == 0 || !strings.Contains(got[len(got)-1], "django") {
+	for _, r := range env.Runner.Records()[before:] {
+		if r.Step == "source" {
+			t.Logf("upgrade: source: %s: %s (exit %d) %s", r.Purpose, r.Command, r.Exit, r.Error)
+		}
+	}
+	if got := outputs("deploy", "|changed services"); len(got) == 0 || !strings.Contains(got[len(got)-1], "django") {
 		t.Errorf("the upgrade did not report django as changed: %q", got)
 	} else {
 		t.Logf("upgrade: %s", got[len(got)-1])
