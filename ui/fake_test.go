@@ -182,13 +182,14 @@ func (b *fakeBackend) ApplyStep(ctx context.Context, c *steps.Cluster, id string
 		}
 	}
 	hosts := c.HostNames()
+	switch id {
+	case "network", "source", "registry", "deploy": // the manager-only steps
+		hosts = []string{c.Manager}
+	}
 	sink(steps.StepStarted{Step: id, Title: title, Mode: "apply", Hosts: hosts})
 	var checks []steps.HostCheck
 	for _, h := range hosts {
 		sink(steps.CommandStarted{Step: id, Host: h, Purpose: "work on " + id, Command: "apt-get install -y docker.io", Mutating: true})
-		if id == "deploy" && h == c.Manager {
-			sink(steps.CommandStarted{Step: id, Host: h, Purpose: "wait for the stack's services to converge", Command: "poll ServiceList"})
-		}
 		for i := 0; i < lines; i++ {
 			sink(steps.HostOutput{Step: id, Host: h, Stream: "stdout", Text: fmt.Sprintf("Unpacking package %d of %d …", i+1, lines)})
 		}
@@ -196,6 +197,7 @@ func (b *fakeBackend) ApplyStep(ctx context.Context, c *steps.Cluster, id string
 		checks = append(checks, steps.HostCheck{Host: h, Status: steps.Done, Reason: "ok"})
 	}
 	if id == "deploy" {
+		sink(steps.CommandStarted{Step: id, Host: c.Manager, Purpose: "wait for the stack's services to converge", Command: "poll ServiceList, TaskList, NodeList every 2s"})
 		for _, l := range []string{"django 1/1", "postgres 1/1", "nginx 0/1: no node has label webserver", "grader 1/1 (global)"} {
 			sink(steps.HostOutput{Step: id, Host: c.Manager, Stream: "stdout", Text: l})
 		}

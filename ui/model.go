@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"charm.land/bubbles/v2/help"
@@ -50,7 +51,8 @@ type Model struct {
 	facts    map[string]*steps.Facts
 	reports  []steps.StepReport
 	sudoDone bool
-	hosts    []string // hosts with a log pane, in cluster order
+	hosts    []string // hosts with a log, in cluster order
+	paneOf   []string // hosts the running step acts on: the panes shown
 	logs     map[string]*hostLog
 	runStep  string // the step applying now
 	converge []convRow
@@ -247,6 +249,16 @@ func (m *Model) hostLog(host string) *hostLog {
 		l = &hostLog{lines: newRing(logLines), status: steps.Todo}
 		m.logs[host] = l
 		m.hosts = append(m.hosts, host)
+		if m.cluster != nil {
+			order := m.cluster.HostNames()
+			rank := func(h string) int {
+				if i := slices.Index(order, h); i >= 0 {
+					return i
+				}
+				return len(order)
+			}
+			slices.SortStableFunc(m.hosts, func(a, b string) int { return rank(a) - rank(b) })
+		}
 	}
 	return l
 }
@@ -262,6 +274,7 @@ func (m *Model) apply(e steps.Event) {
 		}
 		if e.Mode == "apply" {
 			m.runStep = e.Step
+			m.paneOf = slices.Clone(e.Hosts)
 			for _, h := range e.Hosts {
 				l := m.hostLog(h)
 				l.lines.add("── " + e.Title + " ──")

@@ -67,7 +67,7 @@ func (s *runScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 			// Show the failed host's pane first.
 			var se *steps.StepError
 			if errors.As(msg.err, &se) {
-				for i, h := range m.hosts {
+				for i, h := range m.paneHosts() {
 					if h == se.Host {
 						s.focus, s.back = i, 0
 					}
@@ -84,12 +84,12 @@ func (s *runScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 		k := msg.String()
 		switch k {
 		case "tab":
-			if n := len(m.hosts); n > 0 {
+			if n := len(m.paneHosts()); n > 0 {
 				s.focus, s.back = (s.focus+1)%n, 0
 			}
 			return nil
 		case "shift+tab":
-			if n := len(m.hosts); n > 0 {
+			if n := len(m.paneHosts()); n > 0 {
 				s.focus, s.back = (s.focus+n-1)%n, 0
 			}
 			return nil
@@ -172,7 +172,8 @@ func failureText(err error, w int) string {
 // panes draws a pane per host: a header with its work and progress, then its
 // last lines. Only visible lines are read from the ring buffers.
 func (m *Model) panes(w, h int, rs *runScreen) string {
-	n := len(m.hosts)
+	hosts := m.paneHosts()
+	n := len(hosts)
 	if n == 0 || h <= 0 {
 		return ""
 	}
@@ -192,7 +193,7 @@ func (m *Model) panes(w, h int, rs *runScreen) string {
 		heights[focus] = max(h-(n-1), 1)
 	}
 	var b strings.Builder
-	for i, host := range m.hosts {
+	for i, host := range hosts {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
@@ -235,6 +236,21 @@ func (m *Model) panes(w, h int, rs *runScreen) string {
 	return b.String()
 }
 
+// paneHosts are the hosts shown: those of the step running (or last run),
+// else every host that printed something.
+func (m *Model) paneHosts() []string {
+	var out []string
+	for _, h := range m.paneOf {
+		if m.logs[h] != nil {
+			out = append(out, h)
+		}
+	}
+	if len(out) == 0 {
+		return m.hosts
+	}
+	return out
+}
+
 // convRow is one service of the deploy step's convergence, read from the
 // lines deploy prints (steps.ServiceRow.String).
 type convRow struct {
@@ -262,7 +278,7 @@ func (m *Model) noteConvergence(text string) {
 
 func (m *Model) convergeTable(w, h int) string {
 	var b strings.Builder
-	b.WriteString(stHeader.Render(pad("Service", 26) + pad("Tasks", 12) + "Why not running"))
+	b.WriteString(stHeader.Render(pad("Service", 26) + pad("Tasks", 14) + "Why not running"))
 	for i, r := range m.converge {
 		if i+1 >= h {
 			break
@@ -271,7 +287,7 @@ func (m *Model) convergeTable(w, h int) string {
 		if r.converged {
 			mark = icon(steps.Done, m.opt.Accessible)
 		}
-		b.WriteString("\n" + cut(mark+" "+col(r.service, 24)+col(r.count, 12)+r.problems, w))
+		b.WriteString("\n" + cut(mark+" "+col(r.service, 24)+col(r.count, 14)+r.problems, w))
 	}
 	return b.String()
 }

@@ -33,7 +33,7 @@ func midRun(t *testing.T, w, h int, id string, accessible bool) *flow {
 		f.m.q.mu.Unlock()
 		want := 3 * (f.be.lines + 2)
 		if id == "deploy" {
-			want += 4
+			want = f.be.lines + 2 + 1 + 4
 		}
 		if n >= want || time.Now().After(deadline) {
 			break
