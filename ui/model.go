@@ -136,8 +136,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, cmd
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
-	case gotoMsg:
-		return m, m.goTo(msg.s)
 	}
 	// A command's result: apply the events it emitted first, so the screen
 	// sees the sidebar and logs as they were when the work ended.
@@ -175,9 +173,6 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	return m.screen.update(m, msg)
 }
-
-// gotoMsg moves to another screen from inside a command chain.
-type gotoMsg struct{ s screen }
 
 // goTo shows s, remembering the current screen for esc.
 func (m *Model) goTo(s screen) tea.Cmd {
@@ -458,7 +453,6 @@ var sideTitle = map[string]string{
 var (
 	keyUp    = key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up"))
 	keyDown  = key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down"))
-	keyEnter = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "continue"))
 	keyBack  = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back"))
 	keyTab   = key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane"))
 	keyHelp  = key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help"))

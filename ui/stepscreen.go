@@ -125,7 +125,7 @@ func (s *stepScreen) view(m *Model, w, h int) string {
 		b.WriteString("\n")
 	}
 	if s.hasInp {
-		b.WriteString(stDim.Render("Saved in the cluster file. e edits the values again.") + "\n")
+		b.WriteString(stDim.Render(wrap("Enter continues with the values in the cluster file; e edits them.", w)) + "\n")
 	} else {
 		b.WriteString(stDim.Render("Nothing to choose here: the plan shows what it will do on each host.") + "\n")
 	}
