@@ -451,12 +451,12 @@ var sideTitle = map[string]string{
 }
 
 var (
-	keyUp    = key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up"))
-	keyDown  = key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down"))
-	keyBack  = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back"))
-	keyTab   = key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane"))
-	keyHelp  = key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help"))
-	keyQuit  = key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit"))
+	keyUp   = key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up"))
+	keyDown = key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down"))
+	keyBack = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back"))
+	keyTab  = key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane"))
+	keyHelp = key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help"))
+	keyQuit = key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit"))
 )
 
 // bind is a one-off binding for a screen's footer.
