@@ -97,16 +97,9 @@ func newModel(opt Options) *Model {
 	for _, s := range m.steps {
 		m.side[s.ID()] = &sideItem{status: steps.Todo}
 	}
-	switch opt.Mode {
-	case ModeInstall:
-		m.screen = &welcomeScreen{}
-		m.startMode(ModeInstall)
-	case ModeResume, ModeReview, ModeRelabel:
-		m.screen = &welcomeScreen{}
-		m.startMode(opt.Mode)
-	default:
-		m.screen = newWelcome(m)
-	}
+	// Welcome is always the first screen; with a mode given, its Init loads
+	// the cluster file and moves on at once.
+	m.screen = newWelcome(m)
 	return m
 }
 
