@@ -23,5 +23,12 @@ func Run(ctx context.Context, opt Options) error {
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if err == nil && m.interrupted {
+		return ErrInterrupted
+	}
 	return err
 }
+
+// ErrInterrupted: the operator quit while work ran on the hosts; the step in
+// progress was cancelled (its checks find where it stopped on the next run).
+var ErrInterrupted = errors.New("quit while a step was running; run aginstall again and choose Resume")

@@ -39,6 +39,7 @@ type Model struct {
 	spin        spinner.Model
 	showHelp    bool
 	confirmQuit bool
+	interrupted bool // the operator quit while work ran
 	busy        string // what runs now, "" when idle
 	flash       string // last error or notice, one line
 	q           *eventQueue
@@ -141,6 +142,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	if m.confirmQuit {
 		switch k {
 		case "y", "Y", "ctrl+c":
+			m.interrupted = true
 			m.cancel()
 			return tea.Quit
 		case "n", "N", "esc":
