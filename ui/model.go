@@ -39,7 +39,7 @@ type Model struct {
 	spin        spinner.Model
 	showHelp    bool
 	confirmQuit bool
-	interrupted bool // the operator quit while work ran
+	interrupted bool   // the operator quit while work ran
 	busy        string // what runs now, "" when idle
 	flash       string // last error or notice, one line
 	q           *eventQueue
