@@ -190,10 +190,15 @@ func TestImportFromSSHConfig(t *testing.T) {
 		t.Fatalf("imported %v", got)
 	}
 	// Through the screen: i lists them, space picks the first, enter adds it.
+	for _, sz := range sizes {
+		f := newFlow(t, sz[0], sz[1], Options{SSHConfig: cfg, ClusterPath: "new.yaml"})
+		f.be.cluster = newCluster("new.yaml")
+		f.key("enter", "i").golden("hosts-import")
+	}
 	f := newFlow(t, 100, 30, Options{SSHConfig: cfg, ClusterPath: "new.yaml"})
 	f.be.cluster = newCluster("new.yaml")
 	f.key("enter").wantScreen("Hosts").wantText("no hosts yet")
-	f.key("i").wantText("Hosts from " + cfg).golden("hosts-import")
+	f.key("i").wantText("Hosts from " + cfg)
 	f.key("space", "enter").wantText("web1")
 	if c := f.m.cluster; len(c.Hosts) != 1 || c.Hosts[0].Name != "web1" || c.Hosts[0].Port != 2222 {
 		t.Fatalf("hosts after import: %+v", c.Hosts)
