@@ -213,17 +213,20 @@ func (m *Model) panes(w, h int, rs *runScreen) string {
 		if p := bar(l.done, l.total, 12); p != "" {
 			head += " " + p + " " + strconv.Itoa(l.done) + "/" + strconv.Itoa(l.total)
 		}
+		body := heights[i] - 1
+		bk := 0
+		if i == focus {
+			bk = min(back, max(l.lines.len()-body, 0))
+		}
+		if bk > 0 {
+			head += fmt.Sprintf(" · %d lines back (end follows)", bk)
+		}
 		if i == focus && n > 1 {
 			head = stSel.Render(cut(ansiStrip(head), w))
 		}
 		b.WriteString(cut(head, w))
-		body := heights[i] - 1
 		if body <= 0 {
 			continue
-		}
-		bk := 0
-		if i == focus {
-			bk = min(back, max(l.lines.len()-body, 0))
 		}
 		lines := l.lines.window(body, bk)
 		for j := 0; j < body; j++ {

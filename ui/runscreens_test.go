@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -54,4 +55,26 @@ func TestRunScreens(t *testing.T) {
 	}
 	// Accessible mode: words instead of symbols, no animation.
 	midRun(t, 80, 24, "docker", true).wantText("working: applying docker").golden("run-accessible")
+}
+
+// The focused pane scrolls back through its ring; end follows again.
+func TestRunPaneScrolls(t *testing.T) {
+	f := newFlow(t, 100, 30, Options{})
+	f.m.cluster = labCluster(f.m.path)
+	f.m.screen = &runScreen{queue: []string{"docker"}}
+	f.be.lines = 3000 // more than a pane keeps
+	f.be.ApplyStep(context.Background(), f.m.cluster, "docker", f.m.sink())
+	f.send(drainMsg{})
+	f.wantText("Unpacking package 3000 of 3000")
+	if n := f.m.logs["node1"].lines.len(); n != logLines {
+		t.Fatalf("node1 keeps %d lines, want the ring's %d", n, logLines)
+	}
+	for i := 0; i < 30; i++ {
+		f.key("pgup")
+	}
+	f.wantText("300 lines back").wantText("Unpacking package 2694 of 3000").golden("run-scrolled")
+	f.key("end").wantText("Unpacking package 3000 of 3000")
+	if strings.Contains(f.screen(), "lines back") {
+		t.Fatal("end does not follow the log again")
+	}
 }
