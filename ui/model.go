@@ -339,7 +339,8 @@ func firstLine(s string) string {
 // View lays out header, sidebar, the screen and the footer.
 func (m *Model) View() tea.View {
 	v := tea.NewView(m.render())
-	v.AltScreen = true
+	// Screen readers follow the normal screen better than the alternate one.
+	v.AltScreen = !m.opt.Accessible
 	v.WindowTitle = "aginstall"
 	return v
 }
