@@ -134,7 +134,7 @@ func TestHostStepsLab(t *testing.T) {
 	if strings.Count(limits, "* soft nofile 1000000\n") != 1 || strings.Count(limits, "* hard nofile 1000000\n") != 1 || strings.Contains(limits, "65536") {
 		t.Errorf("node3 limits.conf:\n%s", limits)
 	}
-	if g := hostStepsLabSh(t, lab, "node3", "id -nG agadmin"); !strings.Contains(" "+g+" ", " docker ") {
+	if g := hostStepsLabSh(t, lab, "node3", "id -nG agadmin"); !hostStepsHas(strings.Fields(g), "docker") {
 		t.Errorf("agadmin not in the docker group: %q", g)
 	}
 	for _, h := range env.Cluster.HostNames() {

@@ -103,7 +103,10 @@ func hostStepsNoNFS(step, host, what, path, command, said string) error {
 }
 
 // hostStepsNFSKernelProbe is how the probe tells (shown in errors).
-const hostStepsNFSKernelProbe = "grep nfs /proc/filesystems || modprobe -n nfs"
+const (
+	hostStepsNFSKernelProbe  = "grep nfs /proc/filesystems || modprobe -n nfs"
+	hostStepsNFSDKernelProbe = "grep nfsd /proc/filesystems || modprobe -n nfsd"
+)
 
 // hostStepsNoSuchDevice picks mount's own line out of its error.
 func hostStepsNoSuchDevice(err error) string {
@@ -331,7 +334,7 @@ func (s nfsStep) Apply(ctx context.Context, env *Env) error {
 			case err != nil:
 				return err
 			case h.Host == c.Manager && !in.nfsd:
-				return hostStepsNoNFS(s.ID(), h.Host, "export", c.Source.Path, hostStepsNFSKernelProbe+"d", "no nfsd in /proc/filesystems and no nfsd module")
+				return hostStepsNoNFS(s.ID(), h.Host, "export", c.Source.Path, hostStepsNFSDKernelProbe, "no nfsd in /proc/filesystems and no nfsd module")
 			case h.Host != c.Manager && !in.nfs:
 				return hostStepsNoNFS(s.ID(), h.Host, "mount", c.Source.Path, hostStepsNFSKernelProbe, "no nfs in /proc/filesystems and no nfs module")
 			}
