@@ -165,6 +165,11 @@ func TestHostStepsLab(t *testing.T) {
 			t.Errorf("second apply mutated: %s %s %s: %s", r.Step, r.Host, r.Purpose, r.Command)
 		}
 	}
+	for _, r := range env.Runner.Records() {
+		if r.Step == "discover" {
+			t.Logf("discover record %s: %s in %s", r.Host, r.Purpose, r.Duration.Round(time.Millisecond))
+		}
+	}
 
 	// Preflight on the lab: no IPVS (a warning with publish_mode host, an
 	// error with ingress), no NFS (an error with nfs.mode export).
@@ -176,6 +181,11 @@ func TestHostStepsLab(t *testing.T) {
 			h, hostStepsSummary(f), f.Sudo, f.Docker, f.DockerAccess, f.Swarm, f.Addresses, f.ReachableAt, f.ClockOffset, f.NofileLines)
 		if !hostStepsHasFinding(f.Findings, "ipvs", Warning, "routing mesh") {
 			t.Errorf("%s: no IPVS warning among %+v", h, f.Findings)
+		}
+		for _, fd := range f.Findings {
+			if fd.Code == "swarm-ports" {
+				t.Errorf("%s: the lab's swarm ports are open, yet: %s", h, fd.Message)
+			}
 		}
 	}
 	strict := *env.Cluster
