@@ -3,6 +3,7 @@
 package steps
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -170,6 +171,30 @@ func TestHostStepsLab(t *testing.T) {
 			t.Logf("discover record %s: %s in %s", r.Host, r.Purpose, r.Duration.Round(time.Millisecond))
 		}
 	}
+
+	// Speed: one discovery round trip per host on a fresh pool (SSH handshakes
+	// included) against a bare OpenSSH `true` per host, both in parallel.
+	hosts := env.Cluster.HostNames()
+	start = time.Now()
+	done := make(chan error, len(hosts))
+	for _, h := range hosts {
+		go func() { _, err := lab.SSH(t, h, "root", "true"); done <- err }()
+	}
+	for range hosts {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	bare := time.Since(start)
+	fresh := hostStepsLabEnv(t, lab)
+	start = time.Now()
+	if err := fresh.Each(ctx, "discover", hosts, func(ctx context.Context, h *HostRunner) error {
+		_, _, err := hostStepsGather(ctx, fresh.Cluster, h)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("facts of %d hosts on a fresh pool: %s; bare OpenSSH `true` on each: %s", len(hosts), time.Since(start).Round(time.Millisecond), bare.Round(time.Millisecond))
 
 	// Preflight on the lab: no IPVS (a warning with publish_mode host, an
 	// error with ingress), no NFS (an error with nfs.mode export).
