@@ -121,9 +121,11 @@ func swarmRead(ctx context.Context, env *Env, step string) *swarmView {
 }
 
 // swarmHostKey is what identifies a host's swarm node: its node ID when the
-// host answered, else its names and addresses.
+// host answered (Answered; "" when it is in no swarm), else its names and
+// addresses.
 type swarmHostKey struct {
 	Host      string
+	Answered  bool
 	NodeID    string
 	Hostnames []string
 	Addrs     []string
@@ -134,7 +136,7 @@ func swarmHostKeys(env *Env, infos map[string]swarm.Info, names map[string]strin
 	for _, h := range env.Cluster.Hosts {
 		k := swarmHostKey{Host: h.Name, Hostnames: []string{h.Name, names[h.Name]}, Addrs: []string{h.Address}}
 		if si, ok := infos[h.Name]; ok {
-			k.NodeID = si.NodeID
+			k.Answered, k.NodeID = true, si.NodeID
 			k.Addrs = append(k.Addrs, si.NodeAddr)
 		}
 		if net.ParseIP(h.Address) == nil {
@@ -152,10 +154,13 @@ func swarmHostKeys(env *Env, infos map[string]swarm.Info, names map[string]strin
 	return keys
 }
 
-// swarmMapNodes maps nodes to hosts: by node ID first, then by hostname (a
-// host's FQDN matches a node's short name and back), then by address. When
-// several nodes fit (a stale Down entry and a new one), the Ready, most
-// recently updated one wins. Nodes no host claims come back as unmapped.
+// swarmMapNodes maps nodes to hosts: by the node ID the host's engine gave;
+// for hosts that did not answer, by hostname (a host's FQDN matches a node's
+// short name and back), then by address. A host that answered is never
+// mapped by name: an entry of its name with another ID is a left-over (it
+// left, maybe for another swarm, and the manager has not noticed yet). When
+// several nodes fit, the Ready, most recently updated one wins. Nodes no
+// host claims come back as unmapped.
 func swarmMapNodes(nodes []swarm.Node, keys []swarmHostKey) (map[string]swarm.Node, []swarm.Node) {
 	byHost := map[string]swarm.Node{}
 	claimed := map[string]bool{}
@@ -168,7 +173,7 @@ func swarmMapNodes(nodes []swarm.Node, keys []swarmHostKey) (map[string]swarm.No
 	}
 	for _, match := range []func(swarm.Node, swarmHostKey) bool{swarmSameHostname, swarmSameAddr} {
 		for _, k := range keys {
-			if _, done := byHost[k.Host]; done {
+			if _, done := byHost[k.Host]; done || k.Answered {
 				continue
 			}
 			var best *swarm.Node

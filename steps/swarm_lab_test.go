@@ -5,6 +5,7 @@ package steps
 import (
 	"errors"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -110,6 +111,72 @@ func TestSwarmStepsLab(t *testing.T) {
 
 	t.Run("relabel moves cache", func(t *testing.T) { labRelabelMove(t, env, dc) })
 	t.Run("concurrent change", func(t *testing.T) { labRelabelConflict(t, env, dc) })
+	t.Run("host in another swarm", func(t *testing.T) { labOtherSwarm(t, env, dc) })
+
+	// The join tokens never reached a record or the log.
+	logText, err := os.ReadFile(env.Runner.Log.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(logText), "SWMTKN") {
+		t.Error("a join token is in the log")
+	}
+	for _, r := range env.Runner.Records() {
+		if strings.Contains(r.Command+r.Error+r.Diff, "SWMTKN") {
+			t.Errorf("a join token is in a record: %+v", r)
+		}
+	}
+}
+
+// A host in another swarm is reported with that swarm's ID and left alone
+// unless the operator says yes; then it leaves and joins ours.
+func labOtherSwarm(t *testing.T, env *Env, dc *client.Client) {
+	ctx := labCtx(t)
+	dc3 := labDocker(t, env, "node3")
+	if _, err := dc3.SwarmLeave(ctx, client.SwarmLeaveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dc3.SwarmInit(ctx, client.SwarmInitOptions{ListenAddr: "0.0.0.0:2377", AdvertiseAddr: "10.213.0.13"}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := dc3.SwarmInspect(ctx, client.SwarmInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherID := other.Swarm.ID
+	checks := swarmStep{}.Check(ctx, env)
+	if c := checks[2]; c.Host != "node3" || c.Status != Drifted || !strings.Contains(c.Reason, otherID) {
+		t.Errorf("check of node3: %+v", c)
+	}
+	env.Confirm = nil
+	err = swarmStep{}.Apply(ctx, env)
+	if err == nil || !strings.Contains(err.Error(), "node3 is in another swarm ("+otherID+")") {
+		t.Fatalf("want an error naming node3 and swarm %s, got %v", otherID, err)
+	}
+	var asked []string
+	env.Confirm = func(q string) bool { asked = append(asked, q); return true }
+	defer func() { env.Confirm = nil }()
+	start := time.Now()
+	if err := (swarmStep{}).Apply(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("leave and re-join: %s", time.Since(start).Round(time.Millisecond))
+	if want := "make node3 leave swarm " + otherID + "?"; len(asked) != 1 || asked[0] != want {
+		t.Errorf("asked %q, want %q", asked, want)
+	}
+	for _, c := range (swarmStep{}).Check(ctx, env) {
+		if c.Status != Done {
+			t.Errorf("after the re-join: %+v", c)
+		}
+	}
+	info, err := dc3.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := dc.NodeInspect(ctx, info.Info.Swarm.NodeID, client.NodeInspectOptions{})
+	if err != nil || res.Node.Status.State != swarm.NodeStateReady {
+		t.Errorf("node3 in the manager's swarm: %v %+v", err, res.Node.Status)
+	}
 }
 
 func labDocker(t *testing.T, env *Env, host string) *client.Client {

@@ -65,6 +65,7 @@ func TestSwarmMapNodes(t *testing.T) {
 		{Host: "node3", Hostnames: []string{"node3"}, Addrs: []string{"10.0.0.13"}}, // only the address fits
 		{Host: "gpu1", Hostnames: []string{"GPU1"}},
 	}
+	keys[0].Answered = true
 	byHost, unmapped := swarmMapNodes(nodes, keys)
 	want := map[string]string{"node1": "id1", "web2": "id2", "node3": "id3", "gpu1": "id5"}
 	for h, id := range want {
@@ -87,6 +88,18 @@ func TestSwarmMapNodesIDWinsOverName(t *testing.T) {
 	byHost, unmapped := swarmMapNodes(nodes, []swarmHostKey{{Host: "node1", NodeID: "a", Hostnames: []string{"node1"}}, {Host: "node2", Hostnames: []string{"node2"}}})
 	if byHost["node1"].ID != "a" || byHost["node2"].ID != "" || len(unmapped) != 1 {
 		t.Errorf("got %v, unmapped %v", byHost, unmapped)
+	}
+}
+
+// A host that answered with another node ID (it left for another swarm) is
+// not mapped to the left-over entry of its name, even while that is Ready.
+func TestSwarmMapNodesAnsweredHostNotByName(t *testing.T) {
+	nodes := []swarm.Node{node("old3", "node3", "10.0.0.13", swarm.NodeStateReady, 1)}
+	for _, id := range []string{"new3", ""} {
+		byHost, unmapped := swarmMapNodes(nodes, []swarmHostKey{{Host: "node3", Answered: true, NodeID: id, Hostnames: []string{"node3"}, Addrs: []string{"10.0.0.13"}}})
+		if _, ok := byHost["node3"]; ok || len(unmapped) != 1 {
+			t.Errorf("node ID %q: mapped %v", id, byHost)
+		}
 	}
 }
 
