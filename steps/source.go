@@ -49,6 +49,7 @@ echo "branch=$(g symbolic-ref -q --short HEAD)"
 echo "local_ref=$(g rev-parse -q --verify "refs/remotes/origin/$AG_REF^{commit}" || g rev-parse -q --verify "$AG_REF^{commit}")"
 g submodule status --recursive 2>&1 | sed 's/^/sub=/'
 g status --porcelain --untracked-files=no 2>&1 | sed 's/^/changed=/'
+g submodule foreach --recursive --quiet 'git status --porcelain --untracked-files=no | sed "s|^\(..\) |\1 $displaypath/|"' 2>/dev/null | sed 's/^/changed=/'
 `
 
 // hostStepsSource is what the probe says about the checkout.
@@ -63,7 +64,7 @@ type hostStepsSource struct {
 	lsRemoteOK bool
 	lsRemote   string // ls-remote's output when it failed
 	subs       []string
-	changed    []string
+	changed    []string // tracked files changed, as "M path" (inside submodules too)
 }
 
 func hostStepsParseSource(out string) hostStepsSource {
@@ -94,7 +95,9 @@ func hostStepsParseSource(out string) hostStepsSource {
 		case "sub":
 			s.subs = append(s.subs, v)
 		case "changed":
-			s.changed = append(s.changed, strings.TrimSpace(v))
+			if len(v) > 3 {
+				s.changed = append(s.changed, strings.TrimSpace(v[:2])+" "+v[3:])
+			}
 		}
 	}
 	if !s.lsRemoteOK {
@@ -283,9 +286,25 @@ func hostStepsSourceCmds(spec SourceSpec, src hostStepsSource, kind, want string
 		}
 		return []hostStepsSourceCmd{subs}
 	}
-	if len(src.changed) > 0 {
-		return []hostStepsSourceCmd{{refuse: fmt.Sprintf("%s has local changes to tracked files (%s); switching to %s %s could lose them",
-			spec.Path, hostStepsShortList(src.changed), kind, spec.Ref)}}
+	var stash []hostStepsSourceCmd
+	if files := hostStepsChangedFiles(src); len(files) > 0 {
+		var foreign []string
+		owned := map[string]bool{}
+		for _, f := range SettingsOwnedFiles() {
+			owned[f] = true
+		}
+		for _, f := range files {
+			if !owned[f] {
+				foreign = append(foreign, f)
+			}
+		}
+		if len(foreign) > 0 {
+			return []hostStepsSourceCmd{{refuse: fmt.Sprintf("%s has local changes to tracked files (%s); switching to %s %s could lose them",
+				spec.Path, hostStepsShortList(foreign), kind, spec.Ref)}}
+		}
+		// Only aginstall's own edits, which the settings step writes again
+		// after the switch: stash them (kept, never discarded).
+		stash = hostStepsStashCmds(spec, src, files)
 	}
 	var checkout string
 	switch kind {
@@ -296,11 +315,68 @@ func hostStepsSourceCmds(spec SourceSpec, src hostStepsSource, kind, want string
 	default:
 		checkout = gitC + "checkout --detach " + remote.Quote(spec.Ref)
 	}
-	return []hostStepsSourceCmd{
-		{"fetch " + spec.Repo, gitC + "fetch --tags origin", ""},
-		{"check out " + kind + " " + spec.Ref, checkout, ""},
-		subs,
+	return append(stash,
+		hostStepsSourceCmd{"fetch " + spec.Repo, gitC + "fetch --tags origin", ""},
+		hostStepsSourceCmd{"check out " + kind + " " + spec.Ref, checkout, ""},
+		subs)
+}
+
+// hostStepsSubPaths are the submodule paths from `git submodule status`.
+func hostStepsSubPaths(src hostStepsSource) []string {
+	var out []string
+	for _, l := range src.subs {
+		if f := strings.Fields(strings.TrimLeft(l, "-+U ")); len(f) >= 2 {
+			out = append(out, f[1])
+		}
 	}
+	return out
+}
+
+// hostStepsChangedFiles lists the changed tracked files; a submodule's own
+// entry is left out (its files are listed, and its commit is never lost).
+func hostStepsChangedFiles(src hostStepsSource) []string {
+	subs := map[string]bool{}
+	for _, p := range hostStepsSubPaths(src) {
+		subs[p] = true
+	}
+	var out []string
+	for _, c := range src.changed {
+		_, path, _ := strings.Cut(c, " ")
+		if !subs[path] {
+			out = append(out, path)
+		}
+	}
+	return out
+}
+
+// hostStepsStashCmds stashes files in the repository (checkout or
+// submodule) that holds each, with a message saying why.
+func hostStepsStashCmds(spec SourceSpec, src hostStepsSource, files []string) []hostStepsSourceCmd {
+	byRepo := map[string][]string{}
+	var repos []string
+	for _, f := range files {
+		repo := ""
+		for _, p := range hostStepsSubPaths(src) {
+			if strings.HasPrefix(f, p+"/") && len(p) > len(repo) {
+				repo = p
+			}
+		}
+		if _, seen := byRepo[repo]; !seen {
+			repos = append(repos, repo)
+		}
+		byRepo[repo] = append(byRepo[repo], strings.TrimPrefix(f, repo+"/"))
+	}
+	var out []hostStepsSourceCmd
+	for _, repo := range repos {
+		dir := spec.Path
+		if repo != "" {
+			dir += "/" + repo
+		}
+		args := append([]string{"stash", "push", "-m", "aginstall: its own edits, before switching to " + spec.Ref, "--"}, byRepo[repo]...)
+		out = append(out, hostStepsSourceCmd{"stash aginstall's own edits in " + dir + " (git stash list shows them)",
+			hostStepsGit + "-C " + remote.Quote(dir) + " " + remote.Quote(args...), ""})
+	}
+	return out
 }
 
 func hostStepsShort(sha string) string {

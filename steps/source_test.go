@@ -11,13 +11,16 @@ func TestParseSourceAndResolve(t *testing.T) {
 	out := "ls_remote_exit=0\nremote=" + hostStepsTestSHA + "\trefs/heads/master\nremote=" + strings.Repeat("b", 40) + "\trefs/tags/v1\n" +
 		"remote=" + strings.Repeat("c", 40) + "\trefs/tags/v1^{}\n" +
 		"state=checkout\nurl=http://x/repo.git/\nhead=" + hostStepsTestSHA + "\nbranch=master\nlocal_ref=" + hostStepsTestSHA + "\n" +
-		"sub= " + hostStepsTestSHA + " autograder-server (heads/master)\nsub=-" + hostStepsTestSHA + " ag-website-vue\nchanged=M docker-compose.yml\n"
+		"sub= " + hostStepsTestSHA + " autograder-server (heads/master)\nsub=-" + hostStepsTestSHA + " ag-website-vue\nchanged= M docker-compose.yml\nchanged= M ag-website-vue\nchanged=M  ag-website-vue/src/constants.ts\n"
 	s := hostStepsParseSource(out)
-	if s.state != "checkout" || !s.lsRemoteOK || s.branch != "master" || len(s.subs) != 2 || s.changed[0] != "M docker-compose.yml" {
+	if s.state != "checkout" || !s.lsRemoteOK || s.branch != "master" || len(s.subs) != 2 || s.changed[0] != "M docker-compose.yml" || s.changed[2] != "M ag-website-vue/src/constants.ts" {
 		t.Fatalf("%+v", s)
 	}
 	if !hostStepsSameRepo(s.url, "http://x/repo") || hostStepsSameRepo(s.url, "http://y/repo") {
 		t.Error("same repo")
+	}
+	if got := strings.Join(hostStepsChangedFiles(s), ","); got != "docker-compose.yml,ag-website-vue/src/constants.ts" {
+		t.Errorf("changed files (the submodule's own entry left out): %s", got)
 	}
 	if ok, why := hostStepsSubmodulesReady(s.subs); ok || why != "submodule not initialised: ag-website-vue" {
 		t.Errorf("subs: %v %q", ok, why)
@@ -61,13 +64,25 @@ func TestSourceCmds(t *testing.T) {
 	if got := join(hostStepsSourceCmds(spec, done, "branch", hostStepsTestSHA)); !strings.HasSuffix(got, "submodule update --init --recursive") {
 		t.Errorf("subs: %s", got)
 	}
-	moved := hostStepsSource{state: "checkout", head: strings.Repeat("a", 40), changed: []string{"M docker-compose.yml"}}
+	moved := hostStepsSource{state: "checkout", head: strings.Repeat("a", 40), changed: []string{"M docker-compose.yml", "M README.md"}}
 	cmds := hostStepsSourceCmds(SourceSpec{Repo: spec.Repo, Ref: "v2", Path: "/srv/ag"}, moved, "tag", hostStepsTestSHA)
-	if len(cmds) != 1 || !strings.Contains(cmds[0].refuse, "local changes to tracked files (M docker-compose.yml)") {
+	if len(cmds) != 1 || !strings.Contains(cmds[0].refuse, "local changes to tracked files (README.md)") {
 		t.Errorf("local changes not refused: %+v", cmds)
 	}
-	moved.changed = nil
+	// Only aginstall's own edits: stashed in the repository holding each, then the switch.
+	moved.changed = []string{"M docker-compose.yml", "M autograder-server", "M autograder-server/_prod.env", "M autograder-server/autograder/core/constants.py"}
+	moved.subs = []string{"+" + hostStepsTestSHA + " autograder-server (heads/master)", " " + hostStepsTestSHA + " ag-website-vue (v1)"}
 	got := join(hostStepsSourceCmds(SourceSpec{Repo: spec.Repo, Ref: "v2", Path: "/srv/ag"}, moved, "tag", hostStepsTestSHA))
+	for _, want := range []string{
+		"-C /srv/ag stash push -m 'aginstall: its own edits, before switching to v2' -- docker-compose.yml\n",
+		"-C /srv/ag/autograder-server stash push -m 'aginstall: its own edits, before switching to v2' -- _prod.env autograder/core/constants.py\n",
+		"checkout --detach refs/tags/v2"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("stash and switch lacks %q:\n%s", want, got)
+		}
+	}
+	moved.changed, moved.subs = nil, nil
+	got = join(hostStepsSourceCmds(SourceSpec{Repo: spec.Repo, Ref: "v2", Path: "/srv/ag"}, moved, "tag", hostStepsTestSHA))
 	if !strings.Contains(got, "fetch --tags origin") || !strings.Contains(got, "checkout --detach refs/tags/v2") || !strings.Contains(got, "submodule update") {
 		t.Errorf("switch to tag:\n%s", got)
 	}
