@@ -278,6 +278,46 @@ func TestHostStepsLab(t *testing.T) {
 		t.Errorf("mount on a kernel without NFS: %v", err)
 	}
 	hostStepsLabSh(t, lab, "node3", `sed -i '\# /root/autograder-full-stack nfs #d' /etc/fstab`)
+
+	hostStepsLabSourceSwitch(t, lab, env)
+}
+
+// TestHostStepsLab's source part: a ref that does not exist, a switch
+// refused over the operator's change, then done over aginstall's own edits.
+func hostStepsLabSourceSwitch(t *testing.T, lab *labtest.Lab, env *Env) {
+	ctx := labCtx(t)
+	src := sourceStep{}
+	env.Cluster.Source.Ref = "no-such-ref"
+	err := src.Apply(ctx, env)
+	t.Logf("source.ref no-such-ref:\n%v", err)
+	if err == nil || !strings.Contains(err.Error(), `has no branch, tag or commit named "no-such-ref"`) || !strings.Contains(err.Error(), env.Cluster.Source.Repo) {
+		t.Errorf("a missing ref: %v", err)
+	}
+	dir := "/root/autograder-full-stack"
+	head := hostStepsLabSh(t, lab, "node1", "git -C "+dir+" rev-parse HEAD")
+	hostStepsLabSh(t, lab, "node1", "echo '# operator note' >> "+dir+"/README.md && echo '# edited' >> "+dir+"/docker-compose.yml")
+	env.Cluster.Source.Ref = "v2"
+	err = src.Apply(ctx, env)
+	t.Logf("switch to v2 over an operator's change:\n%v", err)
+	if err == nil || !strings.Contains(err.Error(), "local changes to tracked files (README.md)") || !strings.Contains(err.Error(), "stash") {
+		t.Errorf("switch over local changes: %v", err)
+	}
+	if now := hostStepsLabSh(t, lab, "node1", "git -C "+dir+" rev-parse HEAD; grep -c 'operator note' "+dir+"/README.md"); now != head+"1\n" {
+		t.Errorf("a refused switch changed the checkout: %q", now)
+	}
+	hostStepsLabSh(t, lab, "node1", "git -C "+dir+" checkout -- README.md")
+	start := time.Now()
+	if err := src.Apply(ctx, env); err != nil {
+		t.Fatalf("switch to v2 over aginstall's own edits: %v", err)
+	}
+	t.Logf("switch to v2 (stash, fetch, checkout, submodules): %s", time.Since(start).Round(time.Millisecond))
+	if checks := src.Check(ctx, env); !AllDone(checks) {
+		t.Errorf("source not done at v2: %+v", checks)
+	}
+	if got := hostStepsLabSh(t, lab, "node1", "cat "+dir+"/AGLAB_VERSION; git -C "+dir+" stash list"); !strings.Contains(got, "2") || !strings.Contains(got, "aginstall: its own edits, before switching to v2") {
+		t.Errorf("not at v2 with the edit stashed: %q", got)
+	}
+	env.Cluster.Source.Ref = "master"
 }
 
 func hostStepsHasFinding(fs []Finding, code string, sev Severity, words string) bool {
