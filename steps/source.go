@@ -374,7 +374,8 @@ func hostStepsStashCmds(spec SourceSpec, src hostStepsSource, files []string) []
 		}
 		args := append([]string{"stash", "push", "-m", "aginstall: its own edits, before switching to " + spec.Ref, "--"}, byRepo[repo]...)
 		out = append(out, hostStepsSourceCmd{"stash aginstall's own edits in " + dir + " (git stash list shows them)",
-			hostStepsGit + "-C " + remote.Quote(dir) + " " + remote.Quote(args...), ""})
+			// a stash is a commit: a fresh server's root has no git identity
+			hostStepsGit + "-c user.name=aginstall -c user.email=aginstall@localhost -C " + remote.Quote(dir) + " " + remote.Quote(args...), ""})
 	}
 	return out
 }

@@ -74,7 +74,7 @@ func TestSourceCmds(t *testing.T) {
 	moved.subs = []string{"+" + hostStepsTestSHA + " autograder-server (heads/master)", " " + hostStepsTestSHA + " ag-website-vue (v1)"}
 	got := join(hostStepsSourceCmds(SourceSpec{Repo: spec.Repo, Ref: "v2", Path: "/srv/ag"}, moved, "tag", hostStepsTestSHA))
 	for _, want := range []string{
-		"-C /srv/ag stash push -m 'aginstall: its own edits, before switching to v2' -- docker-compose.yml\n",
+		"user.email=aginstall@localhost -C /srv/ag stash push -m 'aginstall: its own edits, before switching to v2' -- docker-compose.yml\n",
 		"-C /srv/ag/autograder-server stash push -m 'aginstall: its own edits, before switching to v2' -- _prod.env autograder/core/constants.py\n",
 		"checkout --detach refs/tags/v2"} {
 		if !strings.Contains(got, want) {
