@@ -273,14 +273,10 @@ func FuzzNFSFileLines(f *testing.F) {
 		f.Add(s)
 	}
 	f.Add("/srv/a b\\040c")
+	// Accepted by the cluster file today, and it becomes a second exports line
+	// sharing / with everyone: source.path must refuse control characters.
+	f.Add("/srv/ag\n/ *(rw,no_root_squash)")
 	f.Fuzz(func(t *testing.T, p string) {
-		fstab := hostStepsFstabLine("10.0.0.1", p)
-		if strings.Count(fstab, "\n") != 0 || len(strings.Fields(fstab)) != 6 {
-			t.Fatalf("fstab line for %q is %q: not one line of 6 fields", p, fstab)
-		}
-		if got := hostStepsFstabUnescape(strings.Fields(fstab)[1]); got != p {
-			t.Fatalf("fstab mount point %q reads back as %q", p, got)
-		}
 		c := &Cluster{Name: "x", Stack: "ag-stack", Hosts: []HostSpec{{Name: "a", Address: "10.0.0.1"}}, Manager: "a"}
 		c.defaults()
 		c.Source.Path = p
@@ -289,9 +285,33 @@ func FuzzNFSFileLines(f *testing.F) {
 				t.Skip("the cluster file refuses this path")
 			}
 		}
+		fstab := hostStepsFstabLine("10.0.0.1", p)
+		// mount(8) splits an fstab line on blanks (space, tab) only.
+		fields := strings.FieldsFunc(fstab, func(r rune) bool { return r == ' ' || r == '\t' })
+		if strings.Count(fstab, "\n") != 0 || len(fields) != 6 {
+			t.Fatalf("fstab line for %q is %q: not one line of 6 fields", p, fstab)
+		}
+		if got := hostStepsFstabUnescape(fields[1]); got != p {
+			t.Fatalf("fstab mount point %q reads back as %q", p, got)
+		}
 		exports := hostStepsExportsLine(p, []string{"10.0.0.2"})
 		if strings.ContainsAny(exports, "\n\r") {
 			t.Fatalf("source.path %q is accepted but its exports line %q is several lines", p, exports)
 		}
+		if got := faultFuzzExportPath(exports); got != p {
+			t.Fatalf("exports line %q names the folder %q, not %q", exports, got, p)
+		}
 	})
+}
+
+// faultFuzzExportPath reads the folder of an exports(5) line: "quoted", or
+// up to the first blank. (Backslashes are taken literally: whether exportfs
+// decodes \ooo inside quotes is not checked here.)
+func faultFuzzExportPath(line string) string {
+	if rest, ok := strings.CutPrefix(line, `"`); ok {
+		raw, _, _ := strings.Cut(rest, `"`)
+		return raw
+	}
+	raw, _, _ := strings.Cut(strings.ReplaceAll(line, "\t", " "), " ")
+	return raw
 }
