@@ -326,6 +326,11 @@ func hostStepsShareFix(c *Cluster) string {
 
 func (s nfsStep) Apply(ctx context.Context, env *Env) error {
 	c := env.Cluster
+	if strings.ContainsFunc(c.Source.Path, func(r rune) bool { return r < ' ' || r == 0x7f || r == '"' }) {
+		// One exports or fstab line must never become two.
+		return &StepError{Step: s.ID(), Host: c.Manager, Purpose: "check source.path", Err: fmt.Errorf("source.path %q holds a control character or a double quote", c.Source.Path),
+			Next: "choose a source.path of plain characters"}
+	}
 	if c.NFS.Mode == "export" {
 		// Refuse before changing anything when a kernel cannot do NFS.
 		err := env.Each(ctx, s.ID(), s.Hosts(c), func(ctx context.Context, h *HostRunner) error {
