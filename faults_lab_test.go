@@ -500,6 +500,17 @@ func faultsDuringApply(t *testing.T, f *faultLab) {
 		if err := json.Unmarshal([]byte(f.readHostFile(t, h.Name, "/etc/docker/daemon.json")), &js); err != nil {
 			t.Errorf("%s daemon.json does not parse: %v", h.Name, err)
 		}
+		// The old content is kept: one backup holds limits.conf as it was.
+		baks, _ := f.lab.Exec(t, h.Name, "sh", "-c", "for b in /etc/security/limits.conf.aginstall-*.bak; do [ -f \"$b\" ] && printf '%s\\0' \"$(cat \"$b\"; echo x)\"; done")
+		kept := false
+		for _, b := range strings.Split(baks, "\x00") {
+			if strings.TrimSuffix(b, "x") == before[h.Name]["/etc/security/limits.conf"] && b != "" {
+				kept = true
+			}
+		}
+		if !kept {
+			t.Errorf("%s: no limits.conf.aginstall-*.bak holds the original limits.conf", h.Name)
+		}
 	}
 	if writeAt != "" {
 		f.survived(t, "aginstall SIGKILLed mid-write ("+writeAt+")")

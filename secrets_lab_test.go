@@ -121,6 +121,31 @@ func secretsNoneLeaked(t *testing.T, f *faultLab) {
 		t.Errorf("no generated AG_DB_PASSWORD in node1's _prod.env (%v)", err)
 	}
 
+	// Unknown keys accepted on the command line are pinned in the cluster
+	// file, which keeps its mode, and nothing else about it changes.
+	f.writeCluster(t, f.unpinned())
+	if out, code := f.run(t, 3*time.Minute, "", "review", "--accept-new-host-keys"); code != 0 {
+		t.Errorf("review --accept-new-host-keys: exit %d\n%s", code, faultTail(out, 20))
+	}
+	pinned, _ := os.ReadFile(f.cluster)
+	var rest strings.Builder
+	for _, l := range strings.SplitAfter(string(pinned), "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "host_key:") {
+			rest.WriteString(l)
+		}
+	}
+	if rest.String() != f.unpinned() {
+		t.Errorf("pinning the keys changed more than host_key lines:\n%s", pinned)
+	}
+	for _, h := range f.lab.Hosts {
+		if !strings.Contains(string(pinned), h.HostKeyFingerprint) {
+			t.Errorf("%s's key %s is not pinned:\n%s", h.Name, h.HostKeyFingerprint, pinned)
+		}
+	}
+	if st, err := os.Stat(f.cluster); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("cluster file after pinning: %v %v, want mode 600", st, err)
+	}
+
 	// What an operator would paste into a ticket: a plan and a review.
 	for _, args := range [][]string{{"plan"}, {"review", "--json"}} {
 		f.run(t, 5*time.Minute, f.lab.SudoPassword+"\n", append(args, "--sudo-password-stdin")...)
