@@ -90,16 +90,19 @@ func unixMode(m uint32) fs.FileMode {
 
 // writeScript replaces $1 atomically with stdin: temp file in the same
 // directory, owner and mode copied from the old file, fsync, rename, fsync
-// of the directory. A symlink is followed so the link stays a link. Prints
+// of the directory, and only if all $4 bytes arrived (a cut connection
+// also ends stdin). A symlink is followed so the link stays a link. Prints
 // the backup's path (or an empty line).
 const writeScript = `set -e
-p=$1 mode=$2 stamp=$3
+p=$1 mode=$2 stamp=$3 size=$4
 if [ -L "$p" ]; then p=$(readlink -f -- "$p"); fi
 d=$(dirname -- "$p") b=$(basename -- "$p")
 [ -d "$d" ] || { echo "aginstall: directory $d does not exist" >&2; exit 1; }
 tmp=$(mktemp "$d/.$b.aginstall-XXXXXX")
 trap 'rm -f -- "$tmp"' EXIT
 cat > "$tmp"
+# EOF also comes when the connection is cut: only a complete copy goes on.
+[ "$(stat -c %s -- "$tmp")" = "$size" ] || { echo "aginstall: only part of the new content arrived; $p is unchanged" >&2; exit 1; }
 bak=
 if [ -e "$p" ]; then
   chown --reference="$p" -- "$tmp"
@@ -141,7 +144,7 @@ func (c *Conn) WriteFile(ctx context.Context, path string, data []byte, opt Writ
 	if opt.Backup {
 		stamp = time.Now().UTC().Format("20060102T150405Z")
 	}
-	line := Quote("sh", "-c", writeScript, "aginstall-write", path, mode, stamp)
+	line := Quote("sh", "-c", writeScript, "aginstall-write", path, mode, stamp, strconv.Itoa(len(data)))
 	res, err := c.Run(ctx, Command{Line: line, Sudo: opt.Sudo, Stdin: data}, nil)
 	if err != nil {
 		var xe *ExitError
