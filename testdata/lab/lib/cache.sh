@@ -8,7 +8,9 @@
 prepare_host_root() {
   local base key dir
   base=$(build_rootfs base "$BASE_PACKAGES")
-  key=$(cache_key "$base" "$(cd "$LAB_DIR" && tar -c --sort=name --mtime=@0 --owner=0 --group=0 hostfiles lib/cache.sh | sha256sum)")
+  # Keyed by the base, hostfiles/ and this function's own text.
+  key=$(cache_key "$base" "$(cd "$LAB_DIR" && tar -c --sort=name --mtime=@0 --owner=0 --group=0 hostfiles | sha256sum)" \
+    "$(declare -f prepare_host_root | sha256sum)")
   dir=$CACHE/hostroot-$key
   if [[ ! -f $dir/.complete ]]; then
     log "preparing host root $dir"
@@ -84,7 +86,7 @@ ensure_crane() {
     [[ -x $go ]] || die "go is needed once to install crane (go install ...crane@$CRANE_VERSION)"
     log "installing crane $CRANE_VERSION into $CACHE/bin"
     mkdir -p "$CACHE/bin"
-    GOBIN=$CACHE/bin GOFLAGS=-mod=mod "$go" install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION" \
+    HOME=${HOME:-/root} GOBIN=$CACHE/bin GOFLAGS=-mod=mod "$go" install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION" \
       >"$CACHE/crane-install.log" 2>&1 || die "go install crane failed, see $CACHE/crane-install.log"
   fi
 }

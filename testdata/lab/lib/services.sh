@@ -31,7 +31,7 @@ YML
     die "registry did not answer on $BRIDGE_IP:$REGISTRY_PORT within 15 s, see $OUT/registry.log"
 }
 
-curl_ok() { python3 -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1"; }
+curl_ok() { /usr/bin/python3 -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1"; }
 
 # Push the lab images unless this exact set is already in the registry.
 # Docker Hub names resolve through the hosts' registry mirror:
