@@ -343,8 +343,11 @@ func (s *hostsScreen) view(m *Model, w, h int) string {
 	}
 	b.WriteString(stDim.Render("\n  * the manager (m changes it)") + "\n")
 	for _, hs := range c.Hosts {
-		if ch, ok := s.checks[hs.Name]; ok && ch.Status != steps.Done && ch.Fix != "" {
-			b.WriteString(stWarn.Render(wrapIndent(hs.Name+": ", ch.Fix, w)) + "\n")
+		if ch, ok := s.checks[hs.Name]; ok && ch.Status != steps.Done {
+			b.WriteString(stWarn.Render(wrapIndent(hs.Name+": ", ch.Reason, w)) + "\n")
+			if ch.Fix != "" {
+				b.WriteString(stDim.Render(wrapIndent("  fix: ", ch.Fix, w)) + "\n")
+			}
 		}
 	}
 	if s.err != "" {
