@@ -46,6 +46,7 @@ type fakeBackend struct {
 	relabel  *steps.RelabelPlan
 	lines    int           // output lines per host per step
 	block    chan struct{} // when set, ApplyStep waits for it after printing
+	noLogin  string        // TestConnections fails on this host
 }
 
 func newFakeBackend() *fakeBackend {
@@ -86,6 +87,12 @@ func (b *fakeBackend) SaveCluster(path string, c *steps.Cluster) error {
 func (b *fakeBackend) TestConnections(ctx context.Context, c *steps.Cluster) []steps.HostCheck {
 	var out []steps.HostCheck
 	for _, h := range c.Hosts {
+		if h.Name == b.noLogin {
+			out = append(out, steps.HostCheck{Host: h.Name, Status: steps.Unknown,
+				Reason: fmt.Sprintf("%s (%s:22): ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain", h.Name, h.Address),
+				Fix:    fmt.Sprintf("add your public key to ~%s/.ssh/authorized_keys on %s (ssh-copy-id %s@%s), or set identity: in the cluster file", h.User, h.Name, h.User, h.Address)})
+			continue
+		}
 		out = append(out, steps.HostCheck{Host: h.Name, Status: steps.Done, Reason: "logged in as " + h.User})
 	}
 	return out

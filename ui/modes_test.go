@@ -11,6 +11,11 @@ func TestScreens(t *testing.T) {
 		f.key("enter", "enter").wantScreen("Host keys").wantText("STOP").golden("hostkeys-changed")
 		f.key("enter").wantScreen("Host keys").wantText("A changed key stops the install")
 
+		// A login that fails says why and what to do.
+		f = newFlow(t, sz[0], sz[1], Options{})
+		f.be.noLogin = "node3"
+		f.key("enter", "t").wantText("ssh-copy-id").golden("hosts-login-failed")
+
 		// Full help and the quit question while work runs.
 		f = newFlow(t, sz[0], sz[1], Options{})
 		f.key("?").golden("help")
