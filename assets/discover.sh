@@ -49,6 +49,7 @@ if command -v docker >/dev/null 2>&1; then
 	echo "docker_access=$access"
 	[ "$access" != none ] && echo "docker_info=$info"
 fi
+[ -S /var/run/docker.sock ] && echo docker_sock=1
 if [ "$access" = none ] && command -v dockerd >/dev/null 2>&1; then
 	echo "dockerd=$(dockerd --version 2>/dev/null | sed -n 's/^Docker version \([^,]*\).*/\1/p')"
 fi

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"aginstall/assets"
 	"aginstall/remote"
 )
@@ -175,6 +177,22 @@ func hostStepsGather(ctx context.Context, c *Cluster, h *HostRunner) (*Facts, fl
 		return nil, 0, err
 	}
 	f, start, end := hostStepsParseFacts(string(res.Stdout))
+	if f.DockerAccess == "none" && f.Sudo == "password" && strings.Contains(string(res.Stdout), "docker_sock=1") {
+		// The socket is there but only sudo with a password reaches it: ask
+		// the engine over the API (the connection goes through sudo).
+		_ = h.API(ctx, "ask the engine its swarm state", "GET /info", false, func(ctx context.Context, dc *client.Client) error {
+			info, err := dc.Info(ctx, client.InfoOptions{})
+			if err != nil {
+				return err
+			}
+			sw := info.Info.Swarm
+			f.Docker, f.DockerAccess, f.Swarm, f.NodeID, f.IsManager = info.Info.ServerVersion, "sudo", string(sw.LocalNodeState), sw.NodeID, sw.ControlAvailable
+			if sw.Cluster != nil {
+				f.SwarmID = sw.Cluster.ID
+			}
+			return nil
+		})
+	}
 	off := 0.0
 	if start > 0 && end >= start {
 		delay := (t1.Sub(t0).Seconds() - (end - start)) / 2

@@ -204,6 +204,9 @@ func TestHostStepsLab(t *testing.T) {
 		f := facts[h]
 		t.Logf("facts %s: %s; sudo %s, docker %s (%s), swarm %q, addrs %v, reach %s, clock %+.3f s, nofile %q",
 			h, hostStepsSummary(f), f.Sudo, f.Docker, f.DockerAccess, f.Swarm, f.Addresses, f.ReachableAt, f.ClockOffset, f.NofileLines)
+		if f.Swarm != "inactive" || f.Docker == "" || f.Hostname != h || f.CPUs == 0 || f.MemoryMB == 0 || f.ReachableAt != lab.Host(h).Address {
+			t.Errorf("%s: facts not gathered right: %+v", h, f)
+		}
 		if !hostStepsHasFinding(f.Findings, "ipvs", Warning, "routing mesh") {
 			t.Errorf("%s: no IPVS warning among %+v", h, f.Findings)
 		}
