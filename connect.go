@@ -183,6 +183,7 @@ func sudoPasswordSource(o *options) func(host string) ([]byte, error) {
 	var once sync.Once
 	var pw []byte
 	var err error
+	noTerminal := false // said per host: the first host to ask is not the only one refused
 	return func(host string) ([]byte, error) {
 		once.Do(func() {
 			switch {
@@ -199,9 +200,12 @@ func sudoPasswordSource(o *options) func(host string) ([]byte, error) {
 				pw, err = term.ReadPassword(int(os.Stdin.Fd()))
 				fmt.Fprintln(os.Stderr)
 			default:
-				err = fmt.Errorf("%s needs a sudo password and there is no terminal: use --sudo-password-stdin", host)
+				noTerminal = true
 			}
 		})
+		if noTerminal {
+			return nil, fmt.Errorf("%s needs a sudo password and there is no terminal: use --sudo-password-stdin", host)
+		}
 		return pw, err
 	}
 }

@@ -372,9 +372,22 @@ func faultsDuringApply(t *testing.T, f *faultLab) {
 	if code != 1 {
 		t.Errorf("run 1 exit %d, want 1", code)
 	}
-	for _, want := range []string{"node3: step docker: ", "node2: step docker: ", "the full log is "} {
+	for _, want := range []string{"node3: step docker: install the distribution's Docker failed", "node2: step docker: install the distribution's Docker failed", "the full log is "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("run 1 output lacks %q", want)
+		}
+	}
+	// What happened: the connection went away (host off, sshd killed), not
+	// "apt failed" — the operator must look at the host, not at apt sources.
+	for _, h := range []string{"node2", "node3"} {
+		said := ""
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "host said: "+h+" (") {
+				said = l
+			}
+		}
+		if !strings.Contains(said, "connection") || !strings.Contains(said, "lost") {
+			t.Errorf("%s's error does not say the SSH connection was lost:%s", h, said)
 		}
 	}
 	f.stateParses(t)
