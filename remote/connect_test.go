@@ -136,6 +136,13 @@ func TestSSHConfigAliasAndOverride(t *testing.T) {
 	if res := mustRun(t, mustConn(t, p, "n2"), Command{Line: "id -un"}); string(res.Stdout) != "root\n" {
 		t.Fatalf("override: %q", res.Stdout)
 	}
+
+	// ProxyCommand is not run, and says so instead of dialling directly.
+	os.WriteFile(cfg, []byte("Host pc\n  ProxyCommand nc %h %p\n"), 0o600)
+	p = testPool(t, []Target{{Name: "n3", Address: "pc"}}, Options{SSHConfigFile: cfg})
+	if _, err := p.Conn(context.Background(), "n3"); err == nil || !strings.Contains(err.Error(), "ProxyCommand") {
+		t.Fatalf("ProxyCommand: %v", err)
+	}
 }
 
 // ProxyJump through a second sshd, from the cluster file and from

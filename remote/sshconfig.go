@@ -128,6 +128,11 @@ func (sc *sshConfig) resolve(t Target, opt Options) (*endpoint, error) {
 		}
 		e.defaults = len(e.identities) == 0
 	}
+	if pc := sc.get(t.Address, "ProxyCommand"); pc != "" && !strings.EqualFold(pc, "none") && t.Bastion == "" && sc.get(t.Address, "ProxyJump") == "" {
+		// Dialling directly would reach the wrong place or nothing at all.
+		return nil, fmt.Errorf("%s: ssh config sets ProxyCommand for %s, which aginstall does not run; "+
+			"use ProxyJump in the ssh config or bastion: in the cluster file instead", e.name, t.Address)
+	}
 	if t.Bastion != "" {
 		e.jumps = []string{t.Bastion}
 	} else if j := sc.get(t.Address, "ProxyJump"); j != "" && !strings.EqualFold(j, "none") {
