@@ -21,7 +21,6 @@ type runScreen struct {
 	failed error
 	focus  int // focused pane
 	back   int // lines scrolled back in the focused pane
-	ended  bool
 }
 
 func newRun(m *Model) *runScreen {
