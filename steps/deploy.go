@@ -217,7 +217,7 @@ func (s deployStep) Apply(ctx context.Context, env *Env) error {
 	if err := deployEnsureProxy(ctx, h, c); err != nil && !errors.Is(err, ErrDryRun) {
 		return err
 	}
-	if curErr == nil && was == cur && len(before) > 0 {
+	if curErr == nil && was == cur && len(before) > 0 && !deployUpstreamPlanned(env) {
 		if h.DryRun() {
 			return nil // nothing to build; waiting is not part of a plan
 		}
@@ -274,6 +274,21 @@ func (s deployStep) Apply(ctx context.Context, env *Env) error {
 	}
 	_, err = convergeWait(ctx, env, h, c.Stack, convergeTimeout(env))
 	return err
+}
+
+// deployUpstreamPlanned: in a plan, the source or settings step has planned
+// changes to the checkout, so the images would be rebuilt even though the
+// files on disk still match what was deployed.
+func deployUpstreamPlanned(env *Env) bool {
+	if !env.Runner.DryRun {
+		return false
+	}
+	for _, r := range env.Runner.Mutations() {
+		if r.DryRun && (r.Step == "source" || r.Step == "settings") {
+			return true
+		}
+	}
+	return false
 }
 
 // deployChanges says which services a deploy created, changed or left alone,

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/moby/moby/api/types/swarm"
+
+	"aginstall/remote"
 )
 
 func TestDeployChanges(t *testing.T) {
@@ -67,5 +69,17 @@ func TestSitePlanOnBareHosts(t *testing.T) {
 	}
 	if len(f.files) != 0 {
 		t.Fatalf("a plan wrote files: %v", f.files)
+	}
+}
+
+func TestDeployUpstreamPlanned(t *testing.T) {
+	env, _, _ := siteTestEnv(t, "")
+	if deployUpstreamPlanned(env) {
+		t.Fatal("nothing planned yet")
+	}
+	env.Runner.DryRun = true
+	env.On("settings", "node1").Run(context.Background(), "edit", remote.Command{Line: "true"})
+	if !deployUpstreamPlanned(env) {
+		t.Fatal("a planned settings change must make deploy plan a rebuild")
 	}
 }
