@@ -142,7 +142,8 @@ func TestSettingsApplyThenNothing(t *testing.T) {
 	ctx := context.Background()
 	env, f, events := siteTestEnv(t, "")
 	s := settingsStep{}
-	if got := s.Check(ctx, env); got[0].Status != Todo || !strings.Contains(got[0].Reason, "database password is to be generated") {
+	if got := s.Check(ctx, env); got[0].Status != Todo || !strings.Contains(got[0].Reason, "database password is to be generated") ||
+		!strings.Contains(got[0].Reason, "the postgres image changes (image: postgres:9.5 -> image: postgres:15)") {
 		t.Fatalf("check before: %+v", got)
 	}
 	if err := s.Apply(ctx, env); err != nil {
