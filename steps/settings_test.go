@@ -26,6 +26,7 @@ type siteFake struct {
 	modes       map[string]os.FileMode
 	ran         []string
 	secretsMade bool
+	secretsExit int // generate_secrets.py's exit code (124: timed out)
 }
 
 type siteFakeConn struct {
@@ -46,6 +47,9 @@ func (c siteFakeConn) Run(ctx context.Context, cmd remote.Command, out func(remo
 	var stdout []string
 	switch {
 	case strings.Contains(cmd.Line, "generate_secrets.py"):
+		if c.f.secretsExit != 0 {
+			return remote.Result{ExitCode: c.f.secretsExit}, &remote.ExitError{Host: c.host, Command: cmd.Line, Code: c.f.secretsExit}
+		}
 		c.f.secretsMade = true
 	case strings.Contains(cmd.Line, "[ -s "):
 		if !c.f.secretsMade {
@@ -295,5 +299,15 @@ func TestSettingsNewPassword(t *testing.T) {
 		if _, keep := settingsCurrentPassword([]byte(in)); keep != want {
 			t.Errorf("%q: keep=%v, want %v", in, keep, want)
 		}
+	}
+}
+
+func TestSettingsSecretsTimeoutSaysEntropy(t *testing.T) {
+	env, f, _ := siteTestEnv(t, "")
+	f.secretsExit = 124
+	err := settingsStep{}.Apply(context.Background(), env)
+	var se *StepError
+	if !errors.As(err, &se) || !strings.Contains(se.Next, "entropy") || !strings.Contains(se.Next, "haveged") || !strings.Contains(err.Error(), "timeout 120 python3 generate_secrets.py") {
+		t.Fatalf("want a StepError naming the timeout and entropy, got %v", err)
 	}
 }
