@@ -58,7 +58,9 @@ func ConvergenceRows(services []swarm.Service, tasks []swarm.Task, nodes []swarm
 				continue
 			}
 			wantRunning++
-			if t.Status.State == swarm.TaskStateRunning {
+			// Right after a deploy the old task still runs: it counts only
+			// once it runs the service's current image.
+			if t.Status.State == swarm.TaskStateRunning && convergeCurrentImage(svc, t) {
 				row.Running++
 			}
 		}
@@ -93,6 +95,12 @@ func ConvergenceRows(services []swarm.Service, tasks []swarm.Task, nodes []swarm
 	return rows
 }
 
+// convergeCurrentImage: the task runs the image the service now asks for.
+func convergeCurrentImage(svc swarm.Service, t swarm.Task) bool {
+	want, have := svc.Spec.TaskTemplate.ContainerSpec, t.Spec.ContainerSpec
+	return want == nil || have == nil || want.Image == have.Image
+}
+
 // convergeShortName drops the "<stack>_" prefix that stack deploy adds.
 func convergeShortName(svc swarm.Service) string {
 	name := svc.Spec.Name
@@ -117,6 +125,13 @@ func convergeTaskProblems(name string, svc swarm.Service, ts []swarm.Task, nodes
 	}
 	pendingOnly := true
 	for _, t := range ts {
+		if t.DesiredState == swarm.TaskStateRunning && t.Status.State == swarm.TaskStateRunning && !convergeCurrentImage(svc, t) {
+			on := ""
+			if n := nodeName[t.NodeID]; n != "" {
+				on = " on " + n
+			}
+			add("the previous image still runs" + on + " (update under way)")
+		}
 		if t.DesiredState == swarm.TaskStateRunning && t.Status.State != swarm.TaskStateRunning {
 			if t.Status.State != swarm.TaskStatePending {
 				pendingOnly = false

@@ -44,6 +44,11 @@ func convTask(svc, node string, desired, state swarm.TaskState, err string, age 
 	return t
 }
 
+func convTaskImage(t swarm.Task, image string) swarm.Task {
+	t.Spec.ContainerSpec = &swarm.ContainerSpec{Image: image}
+	return t
+}
+
 func TestConvergenceRows(t *testing.T) {
 	nodes := []swarm.Node{
 		convNode("n1", "node1", map[string]string{"webserver": "true", "database": "true"}, true),
@@ -86,6 +91,8 @@ func TestConvergenceRows(t *testing.T) {
 				convTask("s9", "n1", R, swarm.TaskStateStarting, "", 0),
 				convTask("s9", "n1", S, F, "task: non-zero exit (1)", time.Second),
 			}, 0, 1, false, "last failure: the container exited with code 1 on node1 (see `docker service logs ag-stack_postgres`)"},
+		{"a task of the old image does not count", convService("s11", "website", 1, false),
+			[]swarm.Task{convTaskImage(convTask("s11", "n1", R, R, "", 0), "127.0.0.1:5000/website:latest@sha256:old")}, 0, 1, false, "the previous image still runs on node1 (update under way)"},
 		{"old shut-down tasks do not count", convService("s10", "redis", 1, false),
 			[]swarm.Task{convTask("s10", "n1", R, R, "", 0), convTask("s10", "n1", S, S, "", time.Minute)}, 1, 1, true, ""},
 	}
