@@ -203,7 +203,7 @@ func (registryStep) Check(ctx context.Context, env *Env) []HostCheck {
 func registryWaitRunning(ctx context.Context, h *HostRunner, serviceID string) (Status, string) {
 	var st Status
 	var reason string
-	call := fmt.Sprintf("TaskList(service=%s) every second until a task runs (up to %s)", registryName, registryWait)
+	call := fmt.Sprintf("TaskList(service=%s) and ServiceInspect every second until a task runs (up to %s)", registryName, registryWait)
 	err := h.API(ctx, "wait for the registry to run", call, false, func(ctx context.Context, c *client.Client) error {
 		deadline := time.Now().Add(registryWait)
 		for {
@@ -213,6 +213,10 @@ func registryWaitRunning(ctx context.Context, h *HostRunner, serviceID string) (
 			}
 			var done bool
 			st, reason, done = registryTaskVerdict(res.Items)
+			if svc, err := c.ServiceInspect(ctx, serviceID, client.ServiceInspectOptions{}); err == nil && registryUpdating(svc.Service) {
+				// The running task may still be the old spec's.
+				st, reason, done = Drifted, "the service is being updated: "+svc.Service.UpdateStatus.Message, false
+			}
 			if done {
 				if st == Done {
 					reason += registryNodeName(ctx, c, res.Items)
@@ -262,6 +266,13 @@ func registryTaskVerdict(tasks []swarm.Task) (st Status, reason string, done boo
 	return Drifted, "newest task: " + registryTaskText(tasks[0]), false
 }
 
+// registryUpdating: a rolling update of the service is under way.
+func registryUpdating(s swarm.Service) bool {
+	u := s.UpdateStatus
+	return u != nil && (u.State == swarm.UpdateStateUpdating || u.State == swarm.UpdateStateRollbackStarted)
+}
+
+// registryTaskText is a task's state with its own message and error.
 func registryTaskText(t swarm.Task) string {
 	s := string(t.Status.State)
 	if t.Status.Message != "" {

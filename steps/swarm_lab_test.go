@@ -111,6 +111,7 @@ func TestSwarmStepsLab(t *testing.T) {
 
 	t.Run("relabel moves cache", func(t *testing.T) { labRelabelMove(t, env, dc) })
 	t.Run("concurrent change", func(t *testing.T) { labRelabelConflict(t, env, dc) })
+	t.Run("registry drift", func(t *testing.T) { labRegistryDrift(t, env, en, dc) })
 	t.Run("host in another swarm", func(t *testing.T) { labOtherSwarm(t, env, dc) })
 
 	// The join tokens never reached a record or the log.
@@ -285,4 +286,49 @@ func labRelabelConflict(t *testing.T, env *Env, dc *client.Client) {
 		t.Fatalf("stale version: want the swarm's update out of sequence, got %v", err)
 	}
 	t.Logf("swarm said: %v", ce.Err)
+}
+
+// A registry service changed by hand (its volume dropped) is reported as
+// drifted, updated back to the guide's spec, and runs again on node1.
+func labRegistryDrift(t *testing.T, env *Env, en *Engine, dc *client.Client) {
+	ctx := labCtx(t)
+	svc, err := dc.ServiceInspect(ctx, "registry", client.ServiceInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := svc.Service.Spec
+	cs := *spec.TaskTemplate.ContainerSpec
+	cs.Mounts = nil
+	spec.TaskTemplate.ContainerSpec = &cs
+	if _, err := dc.ServiceUpdate(ctx, svc.Service.ID, client.ServiceUpdateOptions{Version: svc.Service.Version, Spec: spec}); err != nil {
+		t.Fatal(err)
+	}
+	c := registryStep{}.Check(ctx, env)
+	if len(c) != 1 || c[0].Status != Drifted || !strings.Contains(c[0].Reason, "no volume ag-registry on /var/lib/registry") {
+		t.Errorf("check after the hand change: %+v", c)
+	}
+	before := len(env.Runner.Mutations())
+	start := time.Now()
+	if err := en.ApplyStep(ctx, registryStep{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("drifted registry updated and running again: %s", time.Since(start).Round(time.Millisecond))
+	m := env.Runner.Mutations()[before:]
+	if len(m) != 1 || !strings.HasPrefix(m[0].Command, "ServiceUpdate(registry") {
+		t.Errorf("mutations: %+v", m)
+	}
+	svc, err = dc.ServiceInspect(ctx, "registry", client.ServiceInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := registryDrift(svc.Service.Spec, swarm.PortConfigPublishModeHost); len(d) != 0 {
+		t.Errorf("still drifted: %v", d)
+	}
+	tasks, err := dc.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", "registry").Add("desired-state", "running")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks.Items) != 1 || tasks.Items[0].Status.State != swarm.TaskStateRunning || len(tasks.Items[0].Spec.ContainerSpec.Mounts) != 1 {
+		t.Errorf("want one running task with the volume, got %+v", tasks.Items)
+	}
 }
