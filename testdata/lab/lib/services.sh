@@ -89,12 +89,15 @@ build_git_repos() {
     done
     git add .gitmodules && git commit -q -m "Add submodules"
     git checkout -q -b v2work
-    cp -a "$src/v2/autograder-full-stack/." .
+    copy_tree "$src/v2/autograder-full-stack" .
+    restage
+    # The submodules are not checked out here: (re)write their gitlinks.
     for sub in autograder-server ag-website-vue; do
-      git update-index --cacheinfo "160000,$(git -C "$work/$sub" rev-parse v2),$sub"
+      git update-index --add --cacheinfo "160000,$(git -C "$work/$sub" rev-parse v2),$sub"
     done
-    git add -A && GIT_AUTHOR_DATE="2024-09-02T12:00:00Z" GIT_COMMITTER_DATE="2024-09-02T12:00:00Z" \
-      git commit -q -m "Stand-in v2: submodule updates" && git tag v2 && git checkout -q master )
+    GIT_AUTHOR_DATE="2024-09-02T12:00:00Z" GIT_COMMITTER_DATE="2024-09-02T12:00:00Z" \
+      git commit -q -m "Stand-in v2: submodule updates" && git tag v2
+    git checkout -q master && git branch -q -D v2work )
   for sub in autograder-server ag-website-vue autograder-full-stack; do
     git clone -q --bare "$work/$sub" "$git/$sub.git"
     git -C "$git/$sub.git" update-server-info
@@ -102,16 +105,24 @@ build_git_repos() {
   rm -rf "$work"
 }
 
+# cp without timestamps: copied files keep their old mtimes with cp -a, and
+# git's stat cache then misses same-size edits (e.g. v1 -> v2).
+copy_tree() { cp -dR --preserve=mode "$1/." "$2/"; }
+
+# Stage the work tree from scratch (content, not stat data, decides).
+restage() { git rm -r -q --cached . >/dev/null && git add -A; }
+
 git_init_commit() {
   local dir=$1 from=$2 msg=$3
-  mkdir -p "$dir"; cp -a "$from/." "$dir/"
+  mkdir -p "$dir"; copy_tree "$from" "$dir"
   git -C "$dir" init -q -b master
   git -C "$dir" add -A && git -C "$dir" commit -q -m "$msg"
 }
 
 git_next_commit() {
   local dir=$1 from=$2 msg=$3
-  cp -a "$from/." "$dir/"
-  git -C "$dir" add -A && git -C "$dir" commit -q -m "$msg" && git -C "$dir" tag v2
+  copy_tree "$from" "$dir"
+  (cd "$dir" && restage)
+  git -C "$dir" commit -q -m "$msg" && git -C "$dir" tag v2
   git -C "$dir" reset -q --hard HEAD~1   # master stays at the first commit
 }
