@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/moby/api/types/swarm"
+
 	"aginstall/steps/rules"
 )
 
@@ -83,5 +85,37 @@ func TestApplyRelabelRefusals(t *testing.T) {
 	}
 	if len(env.Runner.Records()) != 0 {
 		t.Errorf("refusals touched hosts: %+v", env.Runner.Records())
+	}
+}
+
+// Nodes of no host are shown under their hostname and reported; left-over
+// Down entries are left out and reported.
+func TestRelabelNodesReportsUnmapped(t *testing.T) {
+	env := swarmTestEnv(t, "")
+	var notes []string
+	env.Runner.Sink = func(e Event) {
+		if o, ok := e.(HostOutput); ok {
+			notes = append(notes, o.Text)
+		}
+	}
+	v := &swarmView{byHost: map[string]swarm.Node{"node1": {ID: "id1"}}, unmapped: []swarm.Node{
+		{ID: "id9abcdefghijklm", Description: swarm.NodeDescription{Hostname: "gpu7"}, Status: swarm.NodeStatus{State: swarm.NodeStateReady, Addr: "10.0.0.77"}},
+		{ID: "idXabcdefghijklm", Description: swarm.NodeDescription{Hostname: "node1"}, Status: swarm.NodeStatus{State: swarm.NodeStateReady}},
+		{ID: "old2abcdefghijkl", Description: swarm.NodeDescription{Hostname: "node2"}, Status: swarm.NodeStatus{State: swarm.NodeStateDown}},
+	}}
+	got := relabelNodes(env, "relabel", v)
+	var names []string
+	for n := range got {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	if strings.Join(names, ",") != "gpu7,node1,node1 (idXabcdefghi)" {
+		t.Errorf("names %v", names)
+	}
+	all := strings.Join(notes, "\n")
+	for _, s := range []string{`node id9abcdefghi (10.0.0.77) is not among the cluster file's hosts: shown under its hostname "gpu7"`, "node node2 (, old2abcdefgh) is down", "docker node rm old2abcdefgh"} {
+		if !strings.Contains(all, s) {
+			t.Errorf("missing %q in notes:\n%s", s, all)
+		}
 	}
 }
