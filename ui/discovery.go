@@ -142,18 +142,18 @@ func (s *discoveryScreen) view(m *Model, w, h int) string {
 	if !s.ran {
 		return b.String() + "\n" + m.panes(w, h-2, nil)
 	}
-	b.WriteString(stHeader.Render(pad("Host", 8)+pad("OS", 11)+pad("CPU", 4)+pad("Mem", 6)+pad("Disk", 6)+pad("Docker", 8)+pad("Sudo", 9)+"Swarm") + "\n")
+	b.WriteString(stHeader.Render(pad("Host", 8)+pad("OS", 10)+pad("CPU", 4)+pad("Mem", 5)+pad("Disk", 5)+pad("Docker", 9)+pad("Sudo", 9)+"Swarm") + "\n")
 	for _, name := range m.cluster.HostNames() {
 		f := m.facts[name]
 		if f == nil {
 			b.WriteString(pad(name, 8) + stWarn.Render("not reached") + "\n")
 			continue
 		}
-		os := f.OSName
-		if os == "" {
-			os = f.OSID + " " + f.OSVersion
+		os := f.OSID + " " + f.OSVersion // "debian 12": the pretty name is too long here
+		if f.OSID == "" {
+			os = f.OSName
 		}
-		docker := f.Docker
+		docker, _, _ := strings.Cut(f.Docker, "+") // 20.10.24+dfsg1 → 20.10.24
 		if docker == "" {
 			docker = "none"
 		}
@@ -161,8 +161,8 @@ func (s *discoveryScreen) view(m *Model, w, h int) string {
 		if f.IsRoot {
 			sudo = "root"
 		}
-		line := col(name, 8) + col(os, 11) + col(fmt.Sprint(f.CPUs), 4) + col(gb(f.MemoryMB), 6) + col(gb(f.DiskFreeMB), 6) +
-			col(docker, 8) + col(sudo, 9) + f.Swarm
+		line := col(name, 8) + col(os, 10) + col(fmt.Sprint(f.CPUs), 4) + col(gb(f.MemoryMB), 5) + col(gb(f.DiskFreeMB), 5) +
+			col(docker, 9) + col(sudo, 9) + f.Swarm
 		b.WriteString(cut(line, w) + "\n")
 	}
 	errs, warns := s.findings(m)
@@ -188,6 +188,9 @@ func (s *discoveryScreen) view(m *Model, w, h int) string {
 func gb(mb int) string {
 	if mb <= 0 {
 		return "?"
+	}
+	if mb >= 10*1024 {
+		return fmt.Sprintf("%.0fG", float64(mb)/1024)
 	}
 	return fmt.Sprintf("%.1fG", float64(mb)/1024)
 }

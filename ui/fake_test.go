@@ -127,7 +127,7 @@ func (b *fakeBackend) Facts(c *steps.Cluster) map[string]*steps.Facts {
 	out := map[string]*steps.Facts{}
 	for i, h := range c.Hosts {
 		f := &steps.Facts{Hostname: h.Name, OSID: "debian", OSVersion: "12", OSName: "Debian 12", CPUs: 2 + 2*i, MemoryMB: 4096 * (i + 1),
-			DiskFreeMB: 20480, Sudo: "nopasswd", Swarm: "inactive", ReachableAt: h.Address, IPVS: true}
+			DiskFreeMB: 71100, Sudo: "nopasswd", Swarm: "inactive", ReachableAt: h.Address, IPVS: true, Docker: "20.10.24+dfsg1"}
 		if h.Name == "node2" {
 			f.Sudo = "password"
 			f.Findings = []steps.Finding{{Host: h.Name, Severity: steps.Warning, Code: "clock", Message: "the clock is 3 s off the manager's", Fix: "enable NTP: timedatectl set-ntp true"}}
