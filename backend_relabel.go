@@ -25,5 +25,33 @@ func (b *backend) ApplyRelabel(ctx context.Context, c *steps.Cluster, plan steps
 	if err != nil {
 		return err
 	}
-	return steps.ApplyRelabel(ctx, s.env, plan, confirmed)
+	if err := steps.ApplyRelabel(ctx, s.env, plan, confirmed); err != nil {
+		return err
+	}
+	return recordLabels(c, plan.After)
+}
+
+// recordLabels writes the new labels into the cluster file, so the next apply
+// keeps them instead of putting the old ones back.
+func recordLabels(c *steps.Cluster, after map[string][]string) error {
+	data := c.Raw
+	for _, h := range c.Hosts {
+		want, ok := after[h.Name]
+		if !ok {
+			continue
+		}
+		var err error
+		if data, err = steps.SetHostLabels(data, h.Name, want); err != nil {
+			return err
+		}
+	}
+	if err := writeClusterFile(c, data); err != nil {
+		return err
+	}
+	for i := range c.Hosts {
+		if want, ok := after[c.Hosts[i].Name]; ok {
+			c.Hosts[i].Labels = want
+		}
+	}
+	return nil
 }

@@ -137,12 +137,17 @@ func pinKeys(c *steps.Cluster, keys []remote.HostKey) error {
 			return err
 		}
 	}
+	return writeClusterFile(c, data)
+}
+
+// writeClusterFile replaces the cluster file atomically, keeping its mode.
+func writeClusterFile(c *steps.Cluster, data []byte) error {
 	mode := os.FileMode(0o600)
 	if st, err := os.Stat(c.Path); err == nil {
 		mode = st.Mode().Perm()
 	}
 	if err := renameio.WriteFile(c.Path, data, mode); err != nil {
-		return fmt.Errorf("pinning host keys in %s: %w", c.Path, err)
+		return fmt.Errorf("writing %s: %w", c.Path, err)
 	}
 	c.Raw = data
 	return nil
