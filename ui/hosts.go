@@ -233,6 +233,10 @@ func parseHostLines(text string) ([]steps.HostSpec, error) {
 
 func (s *hostsScreen) importForm(m *Model) tea.Cmd {
 	path := m.opt.SSHConfig
+	if path == "none" {
+		s.err = "Importing is off: aginstall runs with --ssh-config none. Add hosts with a or p."
+		return nil
+	}
 	if path == "" {
 		home, _ := os.UserHomeDir()
 		path = filepath.Join(home, ".ssh", "config")
