@@ -123,8 +123,9 @@ func (c *Cluster) validate() []*InputError {
 	if !refRe.MatchString(c.Source.Ref) || strings.HasPrefix(c.Source.Ref, "-") || strings.Contains(c.Source.Ref, "..") {
 		add(vErr("source.ref", "%q is not a valid branch, tag or commit", c.Source.Ref))
 	}
-	if !path.IsAbs(c.Source.Path) || path.Clean(c.Source.Path) != c.Source.Path || c.Source.Path == "/" {
-		add(vErr("source.path", "%q must be an absolute, clean path on the manager, like /home/ubuntu/autograder-full-stack", c.Source.Path))
+	if !path.IsAbs(c.Source.Path) || path.Clean(c.Source.Path) != c.Source.Path || c.Source.Path == "/" ||
+		strings.ContainsFunc(c.Source.Path, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '"' || r == '\'' || r == '\\' }) {
+		add(vErr("source.path", "%q must be an absolute, clean path on the manager without quotes or control characters, like /home/ubuntu/autograder-full-stack", c.Source.Path))
 	}
 	switch c.NFS.Mode {
 	case "export", "skip":

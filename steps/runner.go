@@ -231,7 +231,10 @@ func (h *HostRunner) API(ctx context.Context, purpose, call string, mutating boo
 		dc, err = c.Docker(ctx)
 	}
 	if err == nil {
+		// Closing matters: over sudo each client holds an SSH session
+		// (docker system dial-stdio), and sshd allows 10 per connection.
 		err = fn(ctx, dc)
+		dc.Close()
 	}
 	rec.Duration = time.Since(rec.Time)
 	if err != nil {
