@@ -71,6 +71,9 @@ func composeText(src []byte, s Settings) (*text, error) {
 		if err := portsHostMode(t, d); err != nil {
 			return nil, err
 		}
+		if err := endpointDNSRR(t, d); err != nil {
+			return nil, err
+		}
 	}
 	if err := checkCompose(splitText(ComposeFile, t.bytes()).lf(), s); err != nil {
 		return nil, err
@@ -245,6 +248,9 @@ func checkCompose(out []byte, s Settings) error {
 	}
 	if s.PublishMode == "host" {
 		if err := checkHostPorts(d); err != nil {
+			return fmt.Errorf("%s: %v (bug in aginstall)", ComposeFile, err)
+		}
+		if err := checkDNSRR(d); err != nil {
 			return fmt.Errorf("%s: %v (bug in aginstall)", ComposeFile, err)
 		}
 	}
