@@ -179,6 +179,27 @@ func TestSiteLab(t *testing.T) {
 	if pw := siteLabDBPassword(t, lab); pw != pwBefore {
 		t.Error("the upgrade changed the database password")
 	}
+
+	// After the upgrade, another apply changes nothing.
+	before = len(env.Runner.Records())
+	if err := en.Apply(ctx); err != nil {
+		t.Fatalf("apply after the upgrade: %v", err)
+	}
+	for _, r := range env.Runner.Records()[before:] {
+		if r.Mutating {
+			t.Errorf("apply after the upgrade mutated: %s %s %s", r.Step, r.Host, r.Command)
+		}
+	}
+	// The generated password reached neither the log nor the state file.
+	for _, f := range []string{env.Runner.Log.Path, StatePath(env.Cluster)} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(data), pwBefore) {
+			t.Errorf("the database password is in %s", f)
+		}
+	}
 }
 
 // siteLabDBPassword reads AG_DB_PASSWORD from the manager's checkout.
