@@ -13,6 +13,7 @@ import (
 	"sort"
 	"time"
 
+	"aginstall/internal/bench"
 	"aginstall/remote"
 	"aginstall/steps"
 )
@@ -97,7 +98,45 @@ func run(file, kh, prof string, parallel int) error {
 		}
 		fmt.Printf("%-10s %8.3f %8s %10d  %s\n", r.ID, durations[r.ID].Seconds(), r.Status, maxN, kinds(env.Runner.Records(), r.ID))
 	}
+	fmt.Println("\nper purpose (remote actions that took 50 ms or more on some host):")
+	purposes(env.Runner.Records(), start)
 	return nil
+}
+
+// purposes prints, for each step and purpose, how many hosts ran it, the
+// median and slowest time, and when (since the start) the first began and
+// the last ended: where the wall time goes.
+func purposes(recs []steps.Record, t0 time.Time) {
+	type span struct {
+		ds         []time.Duration
+		first, end time.Time
+	}
+	var order []string
+	by := map[string]*span{}
+	for _, r := range recs {
+		k := r.Step + " | " + r.Purpose
+		s := by[k]
+		if s == nil {
+			s = &span{first: r.Time}
+			by[k] = s
+			order = append(order, k)
+		}
+		s.ds = append(s.ds, r.Duration)
+		if r.Time.Before(s.first) {
+			s.first = r.Time
+		}
+		if e := r.Time.Add(r.Duration); e.After(s.end) {
+			s.end = e
+		}
+	}
+	for _, k := range order {
+		s := by[k]
+		if bench.Percentile(s.ds, 100) < 50*time.Millisecond {
+			continue
+		}
+		fmt.Printf("  %-60s n=%-3d median %6.3f s  max %6.3f s  from %6.3f s to %6.3f s\n", k, len(s.ds),
+			bench.Median(s.ds).Seconds(), bench.Percentile(s.ds, 100).Seconds(), s.first.Sub(t0).Seconds(), s.end.Sub(t0).Seconds())
+	}
 }
 
 // kinds counts one host's actions of a step by kind (the first host seen).
