@@ -165,6 +165,7 @@ func (b *fakeBackend) Plan(ctx context.Context, c *steps.Cluster, sink steps.Sin
 		sink(steps.StepFinished{Step: s.ID(), Err: steps.ErrDryRun})
 	}
 	return []steps.Record{
+		{Step: "docker", Host: "node2", Purpose: "see whether Docker is installed", Kind: "cmd", Command: "docker version --format '{{.Server.Version}}'"},
 		{Step: "docker", Host: "node1", Purpose: "see whether Docker is installed", Kind: "cmd", Command: "docker version --format '{{.Server.Version}}'"},
 		{Step: "docker", Host: "node1", Purpose: "install Docker from Docker's apt repository", Kind: "cmd", Command: "apt-get install -y docker-ce docker-ce-cli containerd.io", Mutating: true, DryRun: true},
 		{Step: "limits", Host: "node1", Purpose: "raise LimitNOFILE for dockerd", Kind: "file", Command: "write /etc/systemd/system/docker.service.d/aginstall.conf", Mutating: true, DryRun: true,

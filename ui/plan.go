@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -14,14 +15,15 @@ import (
 // planScreen: before anything changes, the exact commands per host and the
 // file diffs, from the dry run's records; confirm to run.
 type planScreen struct {
-	records []steps.Record
-	lines   []string // rendered once per plan and width, scrolled per frame
-	width   int
-	top     int
-	reads   bool // show read-only queries too
-	err     error
-	done    bool
-	confirm bool
+	records   []steps.Record
+	lines     []string // rendered once per plan and width, scrolled per frame
+	width     int
+	hostOrder []string // the cluster's hosts, in file order
+	top       int
+	reads     bool // show read-only queries too
+	err       error
+	done      bool
+	confirm   bool
 }
 
 func newPlan() *planScreen { return &planScreen{} }
@@ -76,6 +78,16 @@ func (s *planScreen) render(w int) {
 		}
 		byHost[r.Host] = append(byHost[r.Host], r)
 	}
+	// Hosts in the cluster file's order, whatever order the steps ran them in.
+	if m := s.hostOrder; len(m) > 0 {
+		rank := func(h string) int {
+			if i := slices.Index(m, h); i >= 0 {
+				return i
+			}
+			return len(m)
+		}
+		slices.SortStableFunc(order, func(a, b string) int { return rank(a) - rank(b) })
+	}
 	for _, h := range order {
 		s.lines = append(s.lines, stHeader.Render("── "+h+" ──"))
 		step := ""
@@ -115,6 +127,7 @@ func (s *planScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 	case plannedMsg:
 		m.doneWork()
 		s.records, s.err, s.done = msg.records, msg.err, true
+		s.hostOrder = m.cluster.HostNames()
 		s.render(s.width)
 	case tea.KeyPressMsg:
 		if m.busy != "" {
