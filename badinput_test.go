@@ -71,7 +71,7 @@ var badInputFileCases = []badInputCase{
 	{name: "ref is an option", edits: [][2]string{{"ref: master", `ref: "--upload-pack=touch /tmp/x"`}}, code: 2,
 		want: `{file}:{line:upload-pack}: source.ref: "--upload-pack=touch /tmp/x" is not a valid branch, tag or commit`},
 	{name: "relative source path", edits: [][2]string{{"path: /root/autograder-full-stack", "path: autograder-full-stack"}}, code: 2,
-		want: `{file}:{line:source:}: source.path: "autograder-full-stack" must be an absolute, clean path on the manager, like /home/ubuntu/autograder-full-stack`},
+		want: `{file}:{line:source:}: source.path: "autograder-full-stack" must be an absolute, clean path on the manager without quotes or control characters, like /home/ubuntu/autograder-full-stack`},
 	{name: "publish mode unknown", edits: [][2]string{{"publish_mode: host", "publish_mode: mesh"}}, code: 2,
 		want: `{file}:{line:mesh}: swarm.publish_mode: "mesh" is not allowed: use ingress (routing mesh, needs IPVS) or host`},
 	{name: "advertise address not an IP", edits: [][2]string{{"advertise_address: 10.213.0.11", "advertise_address: node1"}}, code: 2,
