@@ -226,3 +226,16 @@ func TestWelcomeOffersResume(t *testing.T) {
 		t.Fatalf("path after picking a recent file = %q", g.m.path)
 	}
 }
+
+func TestPlanHostsInClusterOrder(t *testing.T) {
+	f := newFlow(t, 100, 30, Options{Mode: ModeResume})
+	f.key("enter").typeText("pw").key("enter")
+	for f.title() != "Plan" {
+		f.key("enter")
+	}
+	f.key("r").wantText("(read)") // node2's read comes first in the records
+	scr := f.screen()
+	if i, j := strings.Index(scr, "── node1"), strings.Index(scr, "── node2"); i < 0 || j < 0 || i > j {
+		t.Fatalf("hosts not in cluster order:\n%s", scr)
+	}
+}
