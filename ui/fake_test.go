@@ -162,6 +162,9 @@ func (b *fakeBackend) Review(ctx context.Context, c *steps.Cluster, sink steps.S
 func (b *fakeBackend) Plan(ctx context.Context, c *steps.Cluster, sink steps.Sink) ([]steps.Record, error) {
 	for _, s := range fakeSteps {
 		sink(steps.StepStarted{Step: s.ID(), Title: s.Title(), Mode: "plan", Hosts: c.HostNames()})
+		sink(steps.CommandStarted{Step: s.ID(), Host: c.Manager, Purpose: "read", Command: "planning-read " + s.ID()})
+		sink(steps.HostOutput{Step: s.ID(), Host: c.Manager, Stream: "stdout", Text: "planning-output"})
+		sink(steps.HostFinished{Step: s.ID(), Host: c.Manager, Status: steps.Done})
 		sink(steps.StepFinished{Step: s.ID(), Err: steps.ErrDryRun})
 	}
 	return []steps.Record{

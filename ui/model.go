@@ -254,6 +254,11 @@ func (m *Model) hostLog(host string) *hostLog {
 }
 
 func (m *Model) apply(e steps.Event) {
+	// Checks and dry runs only move the sidebar: their commands are reads and
+	// records (the plan screen and the log file show them), not pane output.
+	if m.quiet(e) {
+		return
+	}
 	switch e := e.(type) {
 	case steps.StepStarted:
 		if it := m.side[e.Step]; it != nil {
@@ -292,7 +297,7 @@ func (m *Model) apply(e steps.Event) {
 			l.lines.add("✗ " + firstLine(e.Reason))
 		}
 	case steps.StepFinished:
-		for _, l := range m.logs {
+		for _, l := range m.paneLogs() {
 			if l.status == running && e.Err == nil {
 				l.status = steps.Done
 			} else if l.status == running {
@@ -317,6 +322,36 @@ func (m *Model) apply(e steps.Event) {
 			}
 		}
 	}
+}
+
+// quiet reports whether e is host output of a step in check or plan mode.
+func (m *Model) quiet(e steps.Event) bool {
+	var step string
+	switch e := e.(type) {
+	case steps.CommandStarted:
+		step = e.Step
+	case steps.HostOutput:
+		step = e.Step
+	case steps.HostProgress:
+		step = e.Step
+	case steps.HostFinished:
+		step = e.Step
+	default:
+		return false
+	}
+	it := m.side[step]
+	return it != nil && (it.mode == "check" || it.mode == "plan")
+}
+
+// paneLogs are the logs of the hosts the running step acts on.
+func (m *Model) paneLogs() []*hostLog {
+	var out []*hostLog
+	for _, h := range m.paneOf {
+		if l := m.logs[h]; l != nil {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // overallStatus: the worst host verdict wins (as the engine folds them).

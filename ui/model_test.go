@@ -233,6 +233,11 @@ func TestPlanHostsInClusterOrder(t *testing.T) {
 	for f.title() != "Plan" {
 		f.key("enter")
 	}
+	for i := 0; i < f.m.logs["node1"].lines.len(); i++ {
+		if l := f.m.logs["node1"].lines.line(i); strings.Contains(l, "planning-") {
+			t.Fatalf("a dry run's command reached the host's pane: %q", l)
+		}
+	}
 	f.key("r").wantText("(read)") // node2's read comes first in the records
 	scr := f.screen()
 	if i, j := strings.Index(scr, "── node1"), strings.Index(scr, "── node2"); i < 0 || j < 0 || i > j {
