@@ -106,6 +106,10 @@ func (e *HostKeyChangedError) Is(target error) bool { return target == ErrHostKe
 // ErrHostKeyChanged matches any *HostKeyChangedError with errors.Is.
 var ErrHostKeyChanged = errors.New("host key changed")
 
+// ErrConnectionLost matches errors of a command or session whose SSH
+// connection went away.
+var ErrConnectionLost = errors.New("the SSH connection was lost")
+
 // ExitError is a remote command that ran and exited non-zero.
 type ExitError struct {
 	Host       string // "node1 (10.0.0.11:22)"

@@ -174,8 +174,12 @@ func (c *Conn) run(ctx context.Context, display, line string, stdin []byte, asRo
 		}
 		return res, xe
 	case errors.As(waitErr, &missing):
+		// No exit status: the session's other end went away (host switched
+		// off or rebooted, sshd killed). Say so: "exit -1" sends the operator
+		// looking at the command instead of at the host.
 		res.ExitCode = -1
-		return res, &ExitError{Host: c.label, Command: display, Code: -1, StderrTail: tail.Lines(stderrLines)}
+		return res, fmt.Errorf("%s: %q ended without an exit status: %w mid-command (the host went down or its sshd was killed); check the host is up, then run again (aginstall reconnects)",
+			c.label, shorten(display, 200), ErrConnectionLost)
 	}
 	res.ExitCode = -1
 	return res, c.lostErr("running "+strconv.Quote(shorten(display, 200)), waitErr)
@@ -206,7 +210,7 @@ func (c *Conn) cancel(sess *ssh.Session, pgid chan int, asRoot bool) {
 // lostErr explains a failure of the connection itself.
 func (c *Conn) lostErr(what string, err error) error {
 	if !alive(c.dead) || errors.Is(err, io.EOF) {
-		return fmt.Errorf("%s: %s: the SSH connection was lost (%v); check the host is up, then retry (aginstall reconnects)", c.label, what, err)
+		return fmt.Errorf("%s: %s: %w (%v); check the host is up, then retry (aginstall reconnects)", c.label, what, ErrConnectionLost, err)
 	}
 	return fmt.Errorf("%s: %s: %w (sshd may limit sessions per connection: MaxSessions)", c.label, what, err)
 }

@@ -341,7 +341,7 @@ func hostStepsRunApt(ctx context.Context, h *HostRunner, c hostStepsAptCmd) erro
 	_, err := h.Run(ctx, c.purpose, remote.Command{Line: c.line, Sudo: true})
 	if hostStepsRealErr(err) {
 		var se *StepError
-		if errors.As(err, &se) && se.Next == "" {
+		if errors.As(err, &se) && se.Next == "" && !errors.Is(err, remote.ErrConnectionLost) {
 			se.Next = "check the host's apt sources and network (run the command by hand to see apt's full answer), then run aginstall apply again"
 		}
 		return err
