@@ -275,7 +275,9 @@ func (swarmStep) Check(ctx context.Context, env *Env) []HostCheck {
 		si, answered := v.infos[h]
 		node, isNode := v.byHost[h]
 		switch {
-		case v.isManager && isNode && node.Status.State == swarm.NodeStateReady:
+		case v.isManager && isNode && node.Status.State == swarm.NodeStateReady && (!answered || si.NodeID == node.ID):
+			// A host that answers must itself be that node: the manager keeps
+			// a left host "Ready" for a while after it joined another swarm.
 			c.Status, c.Reason = Done, fmt.Sprintf("Ready %s node of swarm %s", node.Spec.Role, swarmShort(v.swarmID))
 		case v.isManager && isNode && (!answered || si.LocalNodeState == swarm.LocalNodeStateActive):
 			c.Status, c.Reason = Drifted, fmt.Sprintf("a node of swarm %s, but %s: %s", swarmShort(v.swarmID), node.Status.State, node.Status.Message)
