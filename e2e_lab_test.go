@@ -23,6 +23,7 @@ import (
 // and then asks the hosts themselves — not our state — what is there.
 func TestEndToEnd(t *testing.T) {
 	lab := labtest.Load(t)
+	lab.Reset(t) // bare hosts: the install starts from nothing
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "aginstall")
 	build := exec.Command("go", "build", "-o", bin, ".")

@@ -60,6 +60,7 @@ func hostStepsLabSh(t *testing.T, lab *labtest.Lab, host, script string) string 
 // mutating action, shows the lab's preflight findings, and tries nfs export.
 func TestHostStepsLab(t *testing.T) {
 	lab := labtest.Load(t)
+	lab.Reset(t) // from bare hosts, whatever the tests before left
 	ctx := labCtx(t)
 
 	// node3 half-way: one limits line right and one wrong, Docker installed

@@ -17,6 +17,9 @@ import (
 func labEnv(t *testing.T) (*Env, *labtest.Lab) {
 	t.Helper()
 	lab := labtest.Load(t)
+	// Every lab test starts from bare hosts: the suite runs them one after
+	// another on one lab, and each leaves it installed to some point.
+	lab.Reset(t)
 	data, err := os.ReadFile(lab.ClusterFile)
 	if err != nil {
 		t.Fatal(err)
