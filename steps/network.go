@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
@@ -22,8 +23,25 @@ func (networkStep) ID() string                { return "network" }
 func (networkStep) Title() string             { return "Create the swarm's overlay network" }
 func (networkStep) Hosts(c *Cluster) []string { return ManagerOnly(c) }
 
-// networkFind looks the network up by exact name on the manager; nil if absent.
+// networkFind looks the network up by exact name on the manager; nil if
+// absent. Right after NetworkCreate the swarm lists the network with an empty
+// driver until its allocator has run (seen in the lab: a fraction of a
+// second), so an empty driver is read again, for at most 5 s, before it counts.
 func networkFind(ctx context.Context, h *HostRunner) (*network.Summary, error) {
+	for try := 0; ; try++ {
+		n, err := networkFindOnce(ctx, h)
+		if err != nil || n == nil || n.Driver != "" || try >= 20 {
+			return n, err
+		}
+		select {
+		case <-ctx.Done():
+			return n, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func networkFindOnce(ctx context.Context, h *HostRunner) (*network.Summary, error) {
 	var found *network.Summary
 	call := fmt.Sprintf("NetworkList(Filters=name=%s)", NetworkName)
 	err := h.API(ctx, "look for the overlay network", call, false, func(ctx context.Context, c *client.Client) error {
