@@ -39,6 +39,8 @@ fi
 if [ ! -e "$p" ]; then echo state=absent; exit 0; fi
 if [ -d "$p" ] && [ -z "$(ls -A "$p" 2>/dev/null)" ]; then echo state=empty; exit 0; fi
 command -v git >/dev/null 2>&1 || { echo state=unknown; exit 0; }
+# A check is read-only: git status must not refresh (write) the index.
+GIT_OPTIONAL_LOCKS=0; export GIT_OPTIONAL_LOCKS
 g() { git -c safe.directory='*' -C "$p" "$@"; }
 top=$(g rev-parse --show-toplevel 2>/dev/null)
 if [ ! -d "$p" ] || [ "$top" != "$(cd "$p" && pwd -P)" ]; then echo state=notgit; exit 0; fi
