@@ -430,7 +430,7 @@ func (s settingsStep) Apply(ctx context.Context, env *Env) error {
 	}
 	for _, fe := range plan {
 		if _, err := h.WriteFile(ctx, "edit "+fe.Path, path.Join(c.Source.Path, fe.Path), fe.Old, fe.New,
-			remote.WriteOptions{Sudo: true, Backup: true}, fe.Diff); err != nil {
+			remote.WriteOptions{Sudo: true, Backup: true, Mode: settingsFileMode(fe.Path)}, fe.Diff); err != nil {
 			return err
 		}
 	}
@@ -492,4 +492,13 @@ func settingsSecrets(ctx context.Context, h *HostRunner, c *Cluster) error {
 		}
 	}
 	return err
+}
+
+// settingsFileMode: the files that carry the database password are readable by
+// their owner only (the owner, the checkout's user, is kept); others keep their mode.
+func settingsFileMode(file string) fs.FileMode {
+	if file == edit.ProdEnvFile || file == edit.ComposeFile {
+		return 0o600
+	}
+	return 0
 }
