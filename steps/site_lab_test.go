@@ -6,8 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -45,7 +43,6 @@ func TestSiteLab(t *testing.T) {
 		}
 		return got
 	}
-	siteLabFixV2(t, lab)
 	en := &Engine{Env: env, Steps: All()}
 	apply := func(s Step) {
 		t.Helper()
@@ -135,20 +132,9 @@ func TestSiteLab(t *testing.T) {
 	}
 
 	// Upgrade: source.ref v2 adds a migration; everything follows.
-	// Stand-in: the source step refuses to switch refs over local changes,
-	// and our edits are local changes; until it resets aginstall's own files
-	// itself, reset them here by hand (the settings step writes them again
-	// and takes the database password back from the deployed stack).
+	// The source step stashes aginstall's own edits before switching refs;
+	// the settings step writes them again, keeping the database password.
 	pwBefore := siteLabDBPassword(t, lab)
-	for _, f := range SettingsOwnedFiles() {
-		dir, file := "/root/autograder-full-stack", f
-		for _, sub := range []string{"autograder-server/", "ag-website-vue/"} {
-			if strings.HasPrefix(f, sub) {
-				dir, file = dir+"/"+strings.TrimSuffix(sub, "/"), strings.TrimPrefix(f, sub)
-			}
-		}
-		sh("node1", "git", "-C", dir, "checkout", "--", file)
-	}
 	env.Cluster.Source.Ref = "v2"
 	src, _ := ByID("source")
 	t.Logf("upgrade: source check before: %+v", src.Check(ctx, env))
@@ -307,48 +293,4 @@ services:
 		time.Sleep(time.Second)
 	}
 	t.Errorf("the convergence rows never named the missing label: %+v", rows)
-}
-
-// siteLabFixV2 is a stand-in for a fix of testdata/lab (lib/services.sh,
-// build_git_repos): its v2 commit of autograder-full-stack drops the two
-// submodule gitlinks (`git add -A` with the submodules not checked out) and
-// keeps AGLAB_VERSION at v1 (`cp -a` keeps size and mtime, so git sees no
-// change). When the served repository has that broken v2, re-make v2 here,
-// on the root host, before anything clones it: master plus AGLAB_VERSION v2
-// and the submodules at their own v2 tags.
-func siteLabFixV2(t *testing.T, lab *labtest.Lab) {
-	t.Helper()
-	git := filepath.Join(lab.LabDir, "cache", "www", "git")
-	bare := filepath.Join(git, "autograder-full-stack.git")
-	run := func(dir string, args ...string) string {
-		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(cmd.Environ(), "GIT_AUTHOR_NAME=aglab", "GIT_AUTHOR_EMAIL=lab@aglab.test", "GIT_COMMITTER_NAME=aglab", "GIT_COMMITTER_EMAIL=lab@aglab.test")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v in %s: %v\n%s", args, dir, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	if tree := run(bare, "ls-tree", "v2"); strings.Contains(tree, "autograder-server") && run(bare, "show", "v2:AGLAB_VERSION") == "v2" {
-		return // the lab's v2 is right
-	}
-	t.Log("stand-in: the lab's v2 tag of autograder-full-stack is broken (no submodules, AGLAB_VERSION v1); re-making it")
-	w := filepath.Join(t.TempDir(), "w")
-	run(git, "clone", "-q", bare, w)
-	run(w, "checkout", "-q", "--detach", "master")
-	for _, sub := range []string{"autograder-server", "ag-website-vue"} {
-		sha := run(filepath.Join(git, sub+".git"), "rev-parse", "v2^{commit}")
-		run(w, "update-index", "--add", "--cacheinfo", "160000,"+sha+","+sub)
-	}
-	run(w, "show", "master:AGLAB_VERSION") // exists
-	if err := os.WriteFile(filepath.Join(w, "AGLAB_VERSION"), []byte("v2\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	run(w, "add", "AGLAB_VERSION")
-	run(w, "commit", "-q", "-m", "Stand-in v2: submodule updates (re-made by TestSiteLab)")
-	run(w, "tag", "-f", "v2")
-	run(w, "push", "-q", "-f", "origin", "refs/tags/v2")
-	run(bare, "update-server-info")
 }
