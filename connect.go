@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -84,25 +87,29 @@ func stepIDs() []string {
 	return ids
 }
 
-// verifyHostKeys gathers every host's key first and asks ONE question about the
-// unknown ones; a changed key is always refused here.
+// verifyHostKeys connects every host once. Pinned and known keys are verified
+// by that connection itself, so a usual run makes exactly one SSH handshake per
+// host; only hosts whose key was never seen are listed, all at once, for ONE
+// question, and connected again once accepted. A changed key is always refused.
+// Other connection errors are left to the steps, which report that host as
+// unreachable while the others go on.
 func verifyHostKeys(ctx context.Context, o *options, c *steps.Cluster, pool *remote.Pool) error {
-	keys, err := pool.ScanHostKeys(ctx)
-	if err != nil {
-		return err
-	}
-	var unknown []remote.HostKey
-	for _, k := range keys {
-		switch k.Status {
-		case remote.KeyChanged:
-			return &remote.HostKeyChangedError{Host: k.Host, Address: fmt.Sprintf("%s:%d", k.Address, k.Port), KeyType: k.Type, Fingerprint: k.Fingerprint, Want: k.Want, Sources: k.Sources}
-		case remote.KeyUnknown:
-			unknown = append(unknown, k)
+	unknown, err := connectAll(ctx, c, pool)
+	// Each round can only uncover keys behind a bastion accepted in the round
+	// before, so three rounds cover a cluster file's bastion plus its hosts.
+	for round := 0; err == nil && len(unknown) > 0; round++ {
+		if round == 3 {
+			return fmt.Errorf("host keys are still unknown after they were accepted: %s", unknown[0].Host)
+		}
+		if err = confirmKeys(o, c, pool, unknown); err == nil {
+			unknown, err = connectAll(ctx, c, pool)
 		}
 	}
-	if len(unknown) == 0 {
-		return nil
-	}
+	return err
+}
+
+// confirmKeys shows the unknown keys together and asks once.
+func confirmKeys(o *options, c *steps.Cluster, pool *remote.Pool, unknown []remote.HostKey) error {
 	fmt.Fprintln(os.Stderr, "These hosts' SSH keys have never been seen here. Compare each fingerprint with")
 	fmt.Fprintln(os.Stderr, "the server's own (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on it):")
 	for _, k := range unknown {
@@ -122,6 +129,67 @@ func verifyHostKeys(ctx context.Context, o *options, c *steps.Cluster, pool *rem
 		return err
 	}
 	return pinKeys(c, unknown)
+}
+
+// connectAll connects every host in parallel and returns the keys nobody
+// knows yet; a changed key is an error at once.
+func connectAll(ctx context.Context, c *steps.Cluster, pool *remote.Pool) ([]remote.HostKey, error) {
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		unknown []remote.HostKey
+		changed error
+		seen    = map[string]bool{}
+	)
+	for _, h := range c.Hosts {
+		wg.Add(1)
+		go func(name string) {
+			defer wg.Done()
+			_, err := pool.Conn(ctx, name)
+			var ue *remote.HostKeyUnknownError
+			var ce *remote.HostKeyChangedError
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.As(err, &ce):
+				if changed == nil {
+					changed = ce
+				}
+			case errors.As(err, &ue) && !seen[ue.Address]:
+				seen[ue.Address] = true
+				unknown = append(unknown, unknownKey(c, ue))
+			}
+		}(h.Name)
+	}
+	wg.Wait()
+	if changed != nil {
+		return nil, changed
+	}
+	sort.Slice(unknown, func(i, j int) bool { return hostIndex(c, unknown[i].Host) < hostIndex(c, unknown[j].Host) })
+	return unknown, nil
+}
+
+func unknownKey(c *steps.Cluster, e *remote.HostKeyUnknownError) remote.HostKey {
+	host, portText, err := net.SplitHostPort(e.Address)
+	port := 22
+	if err != nil {
+		host = e.Address
+	} else if n, err := strconv.Atoi(portText); err == nil {
+		port = n
+	}
+	_, inCluster := c.Host(e.Host)
+	return remote.HostKey{Host: e.Host, Address: host, Port: port, Type: e.KeyType, Fingerprint: e.Fingerprint,
+		Key: e.Key, Status: remote.KeyUnknown, Bastion: !inCluster}
+}
+
+// hostIndex orders bastions first (-1), then hosts as the cluster file lists them.
+func hostIndex(c *steps.Cluster, name string) int {
+	for i, h := range c.Hosts {
+		if h.Name == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // pinKeys writes accepted fingerprints into the cluster file, changing only

@@ -136,9 +136,13 @@ func Discover(ctx context.Context, env *Env) ([]Finding, error) {
 		}
 	}
 	findings := Preflight(c, facts)
-	if m := facts[c.Manager]; m != nil && m.Swarm != "active" {
+	if m := facts[c.Manager]; m != nil && m.Swarm != "active" && !env.State.PortProbeClean(24*time.Hour) {
 		// Once the swarm runs, its ports are in use and its node states tell.
-		findings = append(findings, hostStepsProbePorts(ctx, env, facts)...)
+		// A clean probe is remembered (it is most of a review's time); one
+		// that found a blocked port runs again until the firewall is fixed.
+		probed := hostStepsProbePorts(ctx, env, facts)
+		env.State.SetPortProbe(len(probed) == 0)
+		findings = append(findings, probed...)
 	}
 	for h, f := range facts {
 		f.Findings = nil

@@ -113,6 +113,13 @@ type StepReport struct {
 
 // Review runs every step's check (read-only) and reports, in order.
 func (en *Engine) Review(ctx context.Context) []StepReport {
+	// Checks only read: every host at once (the limit protects hosts and
+	// mirrors from parallel installs, not from reads).
+	if n := len(en.Env.Cluster.Hosts); n > en.Env.Limit {
+		old := en.Env.Limit
+		en.Env.Limit = n
+		defer func() { en.Env.Limit = old }()
+	}
 	var out []StepReport
 	for _, s := range en.Steps {
 		start := time.Now()
@@ -125,6 +132,9 @@ func (en *Engine) Review(ctx context.Context) []StepReport {
 		en.Env.Runner.emit(StepFinished{Step: s.ID(), Checks: checks, Duration: time.Since(start)})
 		out = append(out, rep)
 	}
+	// What discovery learnt is kept for the UI and the next run; a review
+	// changes no host, only this local record.
+	_ = en.Env.State.Save()
 	return out
 }
 

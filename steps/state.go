@@ -23,6 +23,10 @@ type State struct {
 	Updated time.Time             `json:"updated"`
 	Steps   map[string]*StepState `json:"steps"`
 	Facts   map[string]*Facts     `json:"facts,omitempty"`
+	// PortProbe is the last swarm-port probe that found every port open: it
+	// starts a listener on the manager and a sender on every host, the
+	// slowest part of a review, so a clean result is not probed again for a day.
+	PortProbe *time.Time `json:"port_probe_clean,omitempty"`
 
 	path string
 	mu   sync.Mutex
@@ -92,6 +96,25 @@ func (s *State) SetFacts(host string, f *Facts) {
 	s.mu.Lock()
 	s.Facts[host] = f
 	s.mu.Unlock()
+}
+
+// PortProbeClean reports whether the swarm ports were all found open within d.
+func (s *State) PortProbeClean(d time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.PortProbe != nil && time.Since(*s.PortProbe) < d
+}
+
+// SetPortProbe records the outcome of a swarm-port probe.
+func (s *State) SetPortProbe(clean bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !clean {
+		s.PortProbe = nil
+		return
+	}
+	now := time.Now().UTC()
+	s.PortProbe = &now
 }
 
 // FactsOf returns the discovered facts of a host, or nil.
