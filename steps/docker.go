@@ -338,7 +338,15 @@ func hostStepsOfficialCmds(in hostStepsDockerInfo) (before []hostStepsAptCmd, li
 func hostStepsRunApt(ctx context.Context, h *HostRunner, c hostStepsAptCmd) error {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Minute)
 	defer cancel()
-	_, err := h.Run(ctx, c.purpose, remote.Command{Line: c.line, Sudo: true})
+	res, err := h.Run(ctx, c.purpose, remote.Command{Line: c.line, Sudo: true})
+	if hostStepsRealErr(err) && strings.Contains(string(res.Stderr), "dpkg was interrupted") {
+		// An earlier run was cut mid-install (host off, connection lost):
+		// finish dpkg's work as apt asks, then try once more.
+		if _, cerr := h.Run(ctx, "finish the package installation an interrupted run left",
+			remote.Command{Line: "DEBIAN_FRONTEND=noninteractive dpkg --configure -a", Sudo: true}); !hostStepsRealErr(cerr) {
+			_, err = h.Run(ctx, c.purpose, remote.Command{Line: c.line, Sudo: true})
+		}
+	}
 	if hostStepsRealErr(err) {
 		var se *StepError
 		if errors.As(err, &se) && se.Next == "" && !errors.Is(err, remote.ErrConnectionLost) {
