@@ -32,6 +32,7 @@ func TestWizardTmux(t *testing.T) {
 	}
 	start := time.Now()
 	lab := labtest.Load(t)
+	lab.Reset(t) // bare hosts, whatever the tests before left: the wizard installs from nothing
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "aginstall")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
