@@ -68,8 +68,9 @@ func (s *doneScreen) view(m *Model, w, h int) string {
 	if u := siteURL(m.cluster); u != "" && !s.aborted {
 		b.WriteString("\nSite:     " + u + "\n")
 	}
-	b.WriteString("Log:      " + m.be.LogPath() + "\n")
-	b.WriteString("Cluster:  " + m.path + "\n\n")
+	// Paths are wrapped, never cut: the operator copies them.
+	b.WriteString(wrapIndent("Log:      ", m.be.LogPath(), w) + "\n")
+	b.WriteString(wrapIndent("Cluster:  ", m.path, w) + "\n\n")
 	b.WriteString(stHeader.Render("Next") + "\n")
 	next := []string{
 		"Sign in as " + orElse(m.cluster.Admin.Email, "the administrator") + " and open the course.",
