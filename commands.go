@@ -65,8 +65,20 @@ func cmdPlan(ctx context.Context, o *options) error {
 		return planErr
 	}
 	printPlan(planned)
-	if len(planned) == 0 {
-		fmt.Println("- | plan | nothing to do: every step is done")
+	// Every step gets a line, so a step with nothing to change is seen to have
+	// been checked, not forgotten.
+	for _, st := range s.engine.Steps {
+		n := 0
+		for _, r := range planned {
+			if r.Step == st.ID() {
+				n++
+			}
+		}
+		msg := "nothing to change"
+		if n > 0 {
+			msg = fmt.Sprintf("%d change(s) planned", n)
+		}
+		fmt.Printf("- | %s | %s: %s\n", st.ID(), st.Title(), msg)
 	}
 	return planErr
 }

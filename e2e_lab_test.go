@@ -50,8 +50,27 @@ func TestEndToEnd(t *testing.T) {
 		return out.String(), err
 	}
 
+	// 0. The plan on bare hosts lists every step and changes nothing.
+	out, err := run("plan")
+	if err != nil {
+		t.Fatalf("plan failed: %v\n%s", err, tail(out, 60))
+	}
+	for _, s := range steps.All() {
+		if !strings.Contains(out, "- | "+s.ID()+" | "+s.Title()+": ") {
+			t.Errorf("the plan does not list step %s:\n%s", s.ID(), tail(out, 30))
+		}
+	}
+	for _, want := range []string{"node1 | docker | ", "node2 | swarm | join the swarm as a worker", "node1 | settings | edit docker-compose.yml"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the plan lacks %q", want)
+		}
+	}
+	if docker, _ := lab.Exec(t, "node1", "sh", "-c", "command -v docker || true"); strings.TrimSpace(docker) != "" {
+		t.Fatalf("the plan installed docker on node1: %q", docker)
+	}
+
 	// 1. From bare hosts to the deployed stack with a course and its admin.
-	out, err := run("apply", "--yes")
+	out, err = run("apply", "--yes")
 	if err != nil {
 		t.Fatalf("first apply failed: %v\n%s", err, tail(out, 80))
 	}
