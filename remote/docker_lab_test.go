@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +50,7 @@ func dockerHost(t *testing.T, l *labtest.Lab, p *Pool) string {
 }
 
 func TestLabDockerOverSSH(t *testing.T) {
-	l := labtest.Load(t)
+	l := labFresh(t)
 	ctx := context.Background()
 	root := labPool(t, l, "root")
 	start := time.Now()
@@ -105,7 +106,7 @@ func TestLabDockerOverSSH(t *testing.T) {
 
 // The lab's sudo user with its real password, on a real distribution.
 func TestLabSudoAndCancel(t *testing.T) {
-	l := labtest.Load(t)
+	l := labFresh(t)
 	ctx := context.Background()
 	p := labPool(t, l, l.SudoUser)
 	for _, h := range l.Hosts {
@@ -146,4 +147,16 @@ func TestLabSudoAndCancel(t *testing.T) {
 		t.Fatalf("%s: want ErrNoSudo or ErrSudoPasswordWrong, got %v", l.NosudoUser, err)
 	}
 	t.Logf("%s, after %v: %v", l.NosudoUser, time.Since(start), err)
+}
+
+var labResetOnce sync.Once
+
+// labFresh loads the lab and, once per test binary, resets it to bare hosts:
+// the suite runs the packages' lab tests one after another on one lab, and
+// the ones before leave hosts stopped, restarted or in other swarms.
+func labFresh(t *testing.T) *labtest.Lab {
+	t.Helper()
+	l := labtest.Load(t)
+	labResetOnce.Do(func() { l.Reset(t) })
+	return labtest.Load(t)
 }
