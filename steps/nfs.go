@@ -239,17 +239,29 @@ func hostStepsFstabEdit(old []byte, manager, path string) []byte {
 
 func (s nfsStep) Check(ctx context.Context, env *Env) []HostCheck {
 	c := env.Cluster
-	m, err := hostStepsNFSProbe(ctx, c, env.On(s.ID(), c.Manager))
+	// The manager's probe runs beside the others' (one round trip for the
+	// step, not two); each host's verdict waits for it.
+	var m hostStepsNFSInfo
+	var err error
+	managerDone := make(chan struct{})
+	go func() {
+		defer close(managerDone)
+		m, err = hostStepsNFSProbe(ctx, c, env.On(s.ID(), c.Manager))
+	}()
 	return hostStepsCheckEach(ctx, env, s.ID(), s.Hosts(c), func(ctx context.Context, h *HostRunner) HostCheck {
+		var in hostStepsNFSInfo
+		var herr error
+		if h.Host != c.Manager {
+			in, herr = hostStepsNFSProbe(ctx, c, h)
+		}
+		<-managerDone
 		if err != nil {
 			return HostCheck{Status: Unknown, Reason: "cannot inspect the manager: " + hostStepsFirstLine(err)}
 		}
-		in := m
-		if h.Host != c.Manager {
-			var err error
-			if in, err = hostStepsNFSProbe(ctx, c, h); err != nil {
-				return HostCheck{Status: Unknown, Reason: err.Error()}
-			}
+		if h.Host == c.Manager {
+			in = m
+		} else if herr != nil {
+			return HostCheck{Status: Unknown, Reason: herr.Error()}
 		}
 		todo := func(reason, fix string) HostCheck {
 			return HostCheck{Status: hostStepsNotDone(env, s.ID()), Reason: reason, Fix: fix}
