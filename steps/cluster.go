@@ -356,22 +356,9 @@ func (c *Cluster) StateDir() string {
 // that host's host_key line (or adding one below its name), so the operator's
 // comments and layout stay as they wrote them.
 func PinHostKey(data []byte, host, fingerprint string) ([]byte, error) {
-	file, err := parser.ParseBytes(data, 0)
+	file, idx, err := locateHost(data, host, "pin the host key")
 	if err != nil {
 		return nil, err
-	}
-	var c Cluster
-	if err := yaml.Unmarshal(data, &c); err != nil {
-		return nil, err
-	}
-	idx := -1
-	for i, h := range c.Hosts {
-		if h.Name == host {
-			idx = i
-		}
-	}
-	if idx < 0 {
-		return nil, fmt.Errorf("cannot pin the host key: no host named %q in the cluster file", host)
 	}
 	lines := bytes.SplitAfter(data, []byte("\n"))
 	value := fmt.Sprintf("%q", fingerprint)
@@ -387,20 +374,42 @@ func PinHostKey(data []byte, host, fingerprint string) ([]byte, error) {
 		lines[ln] = []byte(old[:col] + " " + value + comment + end)
 		return bytes.Join(lines, nil), nil
 	}
+	return insertBelowName(file, lines, idx, "host_key: "+value)
+}
+
+// locateHost parses the cluster file and finds the host's index in hosts.
+func locateHost(data []byte, host, doing string) (*ast.File, int, error) {
+	file, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	var c Cluster
+	if err := yaml.Unmarshal(data, &c); err != nil {
+		return nil, 0, err
+	}
+	for i, h := range c.Hosts {
+		if h.Name == host {
+			return file, i, nil
+		}
+	}
+	return nil, 0, fmt.Errorf("cannot %s: no host named %q in the cluster file", doing, host)
+}
+
+// insertBelowName adds one "key: value" line below hosts[idx]'s name line,
+// at the name key's indentation.
+func insertBelowName(file *ast.File, lines [][]byte, idx int, line string) ([]byte, error) {
 	n := findNode(file, fmt.Sprintf("$.hosts[%d].name", idx))
 	if n == nil {
-		return nil, fmt.Errorf("cannot pin the host key: host %q has no name line", host)
+		return nil, fmt.Errorf("hosts[%d] has no name line", idx)
 	}
 	ln := n.GetToken().Position.Line - 1
 	nameLine := string(lines[ln])
-	col := strings.Index(nameLine, "name:")
-	indent := strings.Repeat(" ", col)
+	indent := strings.Repeat(" ", strings.Index(nameLine, "name:"))
 	if !strings.HasSuffix(nameLine, "\n") {
 		lines[ln] = []byte(nameLine + "\n")
 	}
-	ins := []byte(indent + "host_key: " + value + "\n")
 	out := append([][]byte{}, lines[:ln+1]...)
-	out = append(out, ins)
+	out = append(out, []byte(indent+line+"\n"))
 	out = append(out, lines[ln+1:]...)
 	return bytes.Join(out, nil), nil
 }

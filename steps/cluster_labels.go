@@ -5,31 +5,16 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
 )
 
 // SetHostLabels writes a host's labels into the cluster file as one flow list
 // (`labels: [a, b]`), replacing only that host's labels lines, so the next
 // apply keeps what relabel changed and the operator's comments stay.
 func SetHostLabels(data []byte, host string, labels []string) ([]byte, error) {
-	file, err := parser.ParseBytes(data, 0)
+	file, idx, err := locateHost(data, host, "record the labels")
 	if err != nil {
 		return nil, err
-	}
-	var c Cluster
-	if err := yaml.Unmarshal(data, &c); err != nil {
-		return nil, err
-	}
-	idx := -1
-	for i, h := range c.Hosts {
-		if h.Name == host {
-			idx = i
-		}
-	}
-	if idx < 0 {
-		return nil, fmt.Errorf("cannot record the labels: no host named %q in the cluster file", host)
 	}
 	for _, l := range labels {
 		if !labelRe.MatchString(l) {
@@ -69,20 +54,7 @@ func SetHostLabels(data []byte, host string, labels []string) ([]byte, error) {
 		out = append(out, lines[last+1:]...)
 		return bytes.Join(out, nil), nil
 	}
-	n := findNode(file, fmt.Sprintf("$.hosts[%d].name", idx))
-	if n == nil {
-		return nil, fmt.Errorf("cannot record the labels: host %q has no name line", host)
-	}
-	ln := n.GetToken().Position.Line - 1
-	nameLine := string(lines[ln])
-	indent := strings.Repeat(" ", strings.Index(nameLine, "name:"))
-	if !strings.HasSuffix(nameLine, "\n") {
-		lines[ln] = []byte(nameLine + "\n")
-	}
-	out := append([][]byte{}, lines[:ln+1]...)
-	out = append(out, []byte(indent+"labels: "+flow+"\n"))
-	out = append(out, lines[ln+1:]...)
-	return bytes.Join(out, nil), nil
+	return insertBelowName(file, lines, idx, "labels: "+flow)
 }
 
 // keyLine finds the line holding key at or above line i.
