@@ -7,7 +7,8 @@
 # up time, into that host's overlay upper dir.
 prepare_host_root() {
   local base key dir
-  base=$(build_rootfs base "$BASE_PACKAGES")
+  # Called as $(prepare_host_root), where set -e does not reach: stop by hand.
+  base=$(build_rootfs base "$BASE_PACKAGES") || return 1
   # Keyed by the base, hostfiles/ and this function's own text.
   key=$(cache_key "$base" "$(cd "$LAB_DIR" && tar -c --sort=name --mtime=@0 --owner=0 --group=0 hostfiles | sha256sum)" \
     "$(declare -f prepare_host_root | sha256sum)")
@@ -15,9 +16,9 @@ prepare_host_root() {
   if [[ ! -f $dir/.complete ]]; then
     log "preparing host root $dir"
     rm -rf "$dir.tmp"
-    cp -a "$base" "$dir.tmp"
+    cp -a "$base" "$dir.tmp" || return 1
     rm -f "$dir.tmp/.complete"
-    cp -a "$LAB_DIR/hostfiles/." "$dir.tmp/"
+    cp -a "$LAB_DIR/hostfiles/." "$dir.tmp/" || return 1
     chroot "$dir.tmp" /bin/sh -euc '
       # Users: agadmin (sudo, must type a password), agnosudo (no sudo).
       id agadmin >/dev/null 2>&1 || useradd -m -s /bin/bash -G sudo agadmin
@@ -32,7 +33,7 @@ prepare_host_root() {
       systemctl mask systemd-networkd-wait-online.service apt-daily.timer apt-daily-upgrade.timer \
         e2scrub_reap.service systemd-timesyncd.service >/dev/null 2>&1 || true
       : >/etc/machine-id
-    '
+    ' || return 1
     mv "$dir.tmp" "$dir"; touch "$dir/.complete"
   fi
   echo "$dir"
