@@ -38,6 +38,10 @@ func open(ctx context.Context, o *options, sink steps.Sink) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	chosen := selectSteps(o.only)
+	if len(chosen) == 0 { // refused before any host is touched
+		return nil, fmt.Errorf("%w: --only %q is not a step; the steps are: %s", errBadInput, o.only, strings.Join(stepIDs(), ", "))
+	}
 	pool := remote.NewPool(steps.Targets(c), remote.Options{
 		SSHConfigFile:     o.sshConfig,
 		KnownHostsFile:    o.knownHosts,
@@ -56,11 +60,7 @@ func open(ctx context.Context, o *options, sink steps.Sink) (*session, error) {
 	}
 	env.Limit = o.parallel
 	env.Confirm = confirmOnTerminal(o)
-	en := &steps.Engine{Steps: selectSteps(o.only), Env: env}
-	if len(en.Steps) == 0 {
-		pool.Close()
-		return nil, fmt.Errorf("%w: --only %q is not a step; the steps are: %s", errBadInput, o.only, strings.Join(stepIDs(), ", "))
-	}
+	en := &steps.Engine{Steps: chosen, Env: env}
 	return &session{cluster: c, pool: pool, env: env, engine: en}, nil
 }
 
