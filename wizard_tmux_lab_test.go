@@ -180,7 +180,7 @@ func TestWizardTmux(t *testing.T) {
 	t.Logf("welcome to done in %s", time.Since(start).Round(time.Second))
 
 	// The hosts themselves.
-	tmuxAssertLab(t, lab, asked)
+	labAssertInstalled(t, lab, asked)
 	final, err := steps.LoadCluster(clusterPath)
 	if err != nil {
 		t.Fatalf("the cluster file the wizard saved: %v", err)
@@ -403,9 +403,10 @@ func (w *tmuxWizard) save(name, screen string) {
 	}
 }
 
-// tmuxAssertLab asks the hosts: every node Ready with the labels the cluster
-// file asked for, every service converged, the course and its admin in Django.
-func tmuxAssertLab(t *testing.T, lab *labtest.Lab, c *steps.Cluster) {
+// labAssertInstalled asks the hosts, not our state: every node Ready with
+// the labels the cluster file asked for, every service converged, the course
+// and its admin in Django. The e2e test and the wizard test both end with it.
+func labAssertInstalled(t *testing.T, lab *labtest.Lab, c *steps.Cluster) {
 	t.Helper()
 	manager := c.Manager
 	nodes, err := lab.Exec(t, manager, "docker", "node", "ls", "--format", "{{.Hostname}} {{.Status}}")
