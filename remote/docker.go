@@ -71,6 +71,12 @@ func (c *Conn) dockerAccess(ctx context.Context) (dockerMode, error) {
 	if ctx.Err() != nil {
 		return 0, ctx.Err()
 	}
+	if mode, err := c.sudo(ctx); err == nil && mode == sudoRoot {
+		// Root opens any socket, so sudo cannot reach what the direct dial
+		// could not; asking would start one more process per API call.
+		return 0, fmt.Errorf("%s: the Docker socket %s does not open: %v. Docker is not installed or not running there: "+
+			"run the docker step first, or check systemctl status docker", c.label, dockerSock, directErr)
+	}
 	// sshd opens the socket as the user with the groups of login time: a
 	// user just added to the docker group gets here until it reconnects.
 	_, sudoErr := c.Run(ctx, Command{Line: "docker version --format '{{.Server.Version}}'", Sudo: true}, nil)

@@ -102,6 +102,27 @@ func TestLabDockerOverSSH(t *testing.T) {
 		}
 		t.Log(err)
 	})
+
+	// Root on a host without an engine: told at once that Docker is not
+	// there, without trying sudo (root opens any socket already).
+	t.Run("root without Docker", func(t *testing.T) {
+		var bare string
+		for _, h := range l.Hosts {
+			if _, err := mustConn(t, root, h.Name).Run(ctx, Command{Line: "test -e /var/run/docker.sock"}, nil); err != nil {
+				bare = h.Name
+				break
+			}
+		}
+		if bare == "" {
+			t.Fatal("every lab host has a Docker socket after a reset")
+		}
+		_, err := mustConn(t, root, bare).Docker(ctx)
+		if err == nil || !strings.HasPrefix(err.Error(), bare+" ") || !strings.Contains(err.Error(), "the Docker socket /var/run/docker.sock does not open") ||
+			!strings.Contains(err.Error(), "run the docker step first") || strings.Contains(err.Error(), "through sudo") {
+			t.Fatalf("want the plain no-Docker error, got %v", err)
+		}
+		t.Log(err)
+	})
 }
 
 // The lab's sudo user with its real password, on a real distribution.

@@ -36,19 +36,32 @@ const (
 	hostStepsMountOpt  = "rw,hard,intr"
 )
 
+// hostStepsNFSProbeScript reads one host's view of the shared folder. AG_NFS
+// says what else to ask: "server" (the manager in export mode: nfsd, the
+// server package and service), "client" (another host in export mode: nfs,
+// nfs-common and the mount) or "none" (skip mode: the folder alone). Every
+// process costs the host CPU on each review, so only what the verdict reads
+// is asked.
 const hostStepsNFSProbeScript = `p=$AG_PATH
-[ -d "$p" ] && echo dir=1
-[ -d "$p/autograder-server/media_root" ] && echo media=1
-[ -f "$p/` + hostStepsMarker + `" ] && echo "marker=$(head -c 200 "$p/` + hostStepsMarker + `")"
-command -v git >/dev/null 2>&1 && echo "head=$(git -c safe.directory='*' -C "$p" rev-parse -q --verify HEAD 2>/dev/null)"
-for x in nfs-common nfs-kernel-server; do
-	dpkg-query -W -f='${db:Status-Abbrev}' "$x" 2>/dev/null | grep -q '^ii' && echo "pkg=$x"
-done
-findmnt -n -o SOURCE,FSTYPE --mountpoint "$p" 2>/dev/null | sed 's/^/mount=/'
-if grep -qE '[[:space:]]nfs4?$' /proc/filesystems 2>/dev/null || modprobe -n nfs >/dev/null 2>&1; then echo nfs=1; fi
-if grep -qE '[[:space:]]nfsd$' /proc/filesystems 2>/dev/null || modprobe -n nfsd >/dev/null 2>&1; then echo nfsd=1; fi
-[ "$(systemctl is-enabled nfs-server 2>/dev/null)" = enabled ] && echo enabled=1
-[ "$(systemctl is-active nfs-server 2>/dev/null)" = active ] && echo active=1
+if [ -d "$p" ]; then
+	echo dir=1
+	[ -d "$p/autograder-server/media_root" ] && echo media=1
+	[ -f "$p/` + hostStepsMarker + `" ] && echo "marker=$(head -c 200 "$p/` + hostStepsMarker + `")"
+	command -v git >/dev/null 2>&1 && echo "head=$(git -c safe.directory='*' -C "$p" rev-parse -q --verify HEAD 2>/dev/null)"
+fi
+case $AG_NFS in
+server) pkg=nfs-kernel-server fs=nfsd re=nfsd ;;
+client) pkg=nfs-common fs=nfs re='nfs4?' ;;
+*) exit 0 ;;
+esac
+dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null | grep -q '^ii' && echo "pkg=$pkg"
+if grep -qE "[[:space:]]$re\$" /proc/filesystems 2>/dev/null || modprobe -n "$fs" >/dev/null 2>&1; then echo "$fs=1"; fi
+if [ "$AG_NFS" = server ]; then
+	[ "$(systemctl is-enabled nfs-server 2>/dev/null)" = enabled ] && echo enabled=1
+	[ "$(systemctl is-active nfs-server 2>/dev/null)" = active ] && echo active=1
+else
+	findmnt -n -o SOURCE,FSTYPE --mountpoint "$p" 2>/dev/null | sed 's/^/mount=/'
+fi
 exit 0
 `
 
@@ -90,8 +103,20 @@ func hostStepsParseNFS(out string) hostStepsNFSInfo {
 
 func hostStepsNFSProbe(ctx context.Context, c *Cluster, h *HostRunner) (hostStepsNFSInfo, error) {
 	res, err := h.Query(ctx, "inspect the shared folder", remote.Command{
-		Line: "env " + remote.Quote("AG_PATH="+c.Source.Path) + " sh -s", Stdin: []byte(hostStepsNFSProbeScript), Sudo: true})
+		Line:  "env " + remote.Quote("AG_PATH="+c.Source.Path, "AG_NFS="+hostStepsNFSRole(c, h.Host)) + " sh -s",
+		Stdin: []byte(hostStepsNFSProbeScript), Sudo: true})
 	return hostStepsParseNFS(string(res.Stdout)), err
+}
+
+// hostStepsNFSRole is the probe's AG_NFS for host: what NFS part it plays.
+func hostStepsNFSRole(c *Cluster, host string) string {
+	switch {
+	case c.NFS.Mode != "export":
+		return "none"
+	case host == c.Manager:
+		return "server"
+	}
+	return "client"
 }
 
 // hostStepsNoNFS is the plain-words error for a kernel without NFS.

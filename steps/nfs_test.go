@@ -1,6 +1,9 @@
 package steps
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -108,5 +111,62 @@ func TestNoNFSErrorIsPlain(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("%q lacks %q", msg, want)
 		}
+	}
+}
+
+// The probe script runs here under the same sh the hosts use: each role asks
+// only what its verdict reads.
+func TestNFSProbeScriptRoles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "autograder-server", "media_root"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, hostStepsMarker), []byte("aginstall shared-folder check 42\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(role string) string {
+		cmd := exec.Command("sh", "-s")
+		cmd.Env = append(os.Environ(), "AG_PATH="+dir, "AG_NFS="+role)
+		cmd.Stdin = strings.NewReader(hostStepsNFSProbeScript)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", role, err, out)
+		}
+		return string(out)
+	}
+	none := run("none")
+	in := hostStepsParseNFS(none)
+	if !in.dir || !in.media || in.marker != "aginstall shared-folder check 42" {
+		t.Fatalf("none: %+v from %q", in, none)
+	}
+	for _, k := range []string{"pkg=", "mount=", "nfs=", "nfsd=", "enabled=", "active="} {
+		if strings.Contains(none, "\n"+k) || strings.HasPrefix(none, k) {
+			t.Errorf("role none asked NFS things (%s): %q", k, none)
+		}
+	}
+	// The server asks about the server side, never the client's mount.
+	if srv := run("server"); strings.Contains(srv, "mount=") || strings.Contains(srv, "nfs=1") || strings.Contains(srv, "pkg=nfs-common") {
+		t.Errorf("server: %q", srv)
+	}
+	if cl := run("client"); strings.Contains(cl, "nfsd=1") || strings.Contains(cl, "enabled=") || strings.Contains(cl, "pkg=nfs-kernel-server") {
+		t.Errorf("client: %q", cl)
+	}
+	missing := hostStepsParseNFS(func() string {
+		cmd := exec.Command("sh", "-s")
+		cmd.Env = append(os.Environ(), "AG_PATH="+filepath.Join(dir, "nope"), "AG_NFS=none")
+		cmd.Stdin = strings.NewReader(hostStepsNFSProbeScript)
+		out, _ := cmd.Output()
+		return string(out)
+	}())
+	if missing.dir || missing.media || missing.marker != "" {
+		t.Errorf("missing folder: %+v", missing)
+	}
+	c := &Cluster{Manager: "m", NFS: NFSSpec{Mode: "export"}}
+	if hostStepsNFSRole(c, "m") != "server" || hostStepsNFSRole(c, "w") != "client" {
+		t.Error("export roles")
+	}
+	c.NFS.Mode = "skip"
+	if hostStepsNFSRole(c, "m") != "none" {
+		t.Error("skip role")
 	}
 }
