@@ -1,27 +1,42 @@
 # aginstall discovery: read-only, POSIX sh, prints key=value lines.
 # Runs as the SSH user; every probe tolerates missing tools.
+# Every review runs this on every host at once, and each process it starts
+# costs those hosts CPU: shell builtins and /proc are read where they give the
+# same answer, and a tool runs only when its answer is needed.
 LC_ALL=C
 export LC_ALL
 PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 export PATH
+set -f # words are split below, never globbed
 echo "time_start=$(date +%s.%N)"
-echo "uname_s=$(uname -s)"
-echo "hostname=$(hostname 2>/dev/null || uname -n)"
-echo "kernel=$(uname -r)"
-echo "arch=$(uname -m)"
+# One uname for the system, node name, release and machine (node name is
+# what hostname prints).
+set -- $(uname -snrm)
+echo "uname_s=$1"
+echo "hostname=$2"
+echo "kernel=$3"
+echo "arch=$4"
+kernel=$3
 if [ -r /etc/os-release ]; then
 	(. /etc/os-release && echo "os_id=$ID" && echo "os_version=$VERSION_ID" && echo "os_name=$PRETTY_NAME")
 fi
 echo "cpus=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null)"
-awk '/^MemTotal:/ { print "mem_kb=" $2 }' /proc/meminfo 2>/dev/null
-echo "disk_free_kb=$(df -Pk / 2>/dev/null | awk 'NR == 2 { print $4 }')"
+# MemTotal is the first line of /proc/meminfo.
+if [ -r /proc/meminfo ] && read -r key mem _ </proc/meminfo && [ "$key" = MemTotal: ]; then
+	echo "mem_kb=$mem"
+fi
 d=${AG_SRC:-/}
-while [ ! -e "$d" ] && [ "$d" != / ] && [ "$d" != . ]; do d=$(dirname "$d"); done
-echo "source_free_kb=$(df -Pk "$d" 2>/dev/null | awk 'NR == 2 { print $4 }')"
+while [ ! -e "$d" ] && [ "$d" != / ] && [ "$d" != . ]; do
+	d=${d%/*}
+	[ "$d" ] || d=/
+done
+df -Pk / "$d" 2>/dev/null | awk 'NR == 2 { print "disk_free_kb=" $4 } NR == 3 { print "source_free_kb=" $4 }'
 
-uid=$(id -u)
+# id prints uid=N(name) ...; the number is all that is needed.
+ids=$(id)
+uid=${ids#uid=}
+uid=${uid%%[!0-9]*}
 echo "uid=$uid"
-echo "user=$(id -un)"
 if [ "$uid" = 0 ]; then
 	sudo=root
 elif ! command -v sudo >/dev/null 2>&1; then
@@ -54,27 +69,49 @@ if [ "$access" = none ] && command -v dockerd >/dev/null 2>&1; then
 	echo "dockerd=$(dockerd --version 2>/dev/null | sed -n 's/^Docker version \([^,]*\).*/\1/p')"
 fi
 
-if [ -r /etc/security/limits.conf ]; then
-	grep -E '^[[:space:]]*[^#[:space:]]+[[:space:]]+[^[:space:]]+[[:space:]]+nofile([[:space:]]|$)' /etc/security/limits.conf |
-		sed 's/^/nofile=/'
-fi
+[ -r /etc/security/limits.conf ] &&
+	sed -n -E 's/^[[:space:]]*[^#[:space:]]+[[:space:]]+[^[:space:]]+[[:space:]]+nofile([[:space:]]|$)/nofile=&/p' /etc/security/limits.conf
 dpkg-query -W -f='pkg=${Package} ${db:Status-Abbrev}\n' nfs-common nfs-kernel-server 2>/dev/null
-if grep -qE '[[:space:]]nfs4?$' /proc/filesystems 2>/dev/null || modprobe -n nfs >/dev/null 2>&1; then
-	echo "nfs_kernel=1"
-fi
-if [ -e /proc/net/ip_vs ] || modprobe -n ip_vs >/dev/null 2>&1; then
-	echo "ipvs=1"
-fi
 
-ip -o -4 addr show 2>/dev/null | awk '$4 !~ /^127\./ { print "addr=" $4 }'
+# NFS and IPVS: in the running kernel already, else a module this kernel
+# could load (what modprobe -n finds: modules.dep or modules.builtin).
+nfs=
+if [ -r /proc/filesystems ]; then
+	while read -r a b; do
+		case $b in nfs | nfs4) nfs=1 ;; esac
+	done </proc/filesystems
+fi
+ipvs=
+[ -e /proc/net/ip_vs ] && ipvs=1
+if [ -z "$nfs" ] || [ -z "$ipvs" ]; then
+	mods=$(grep -ohE '/(nfs|ip_vs)\.ko' "/lib/modules/$kernel/modules.dep" "/lib/modules/$kernel/modules.builtin" 2>/dev/null)
+	case $mods in */nfs.ko*) nfs=1 ;; esac
+	case $mods in */ip_vs.ko*) ipvs=1 ;; esac
+fi
+[ "$nfs" ] && echo "nfs_kernel=1"
+[ "$ipvs" ] && echo "ipvs=1"
+
+ip -o -4 addr show 2>/dev/null | while read -r _ _ _ a _; do
+	case $a in 127.*) ;; *) echo "addr=$a" ;; esac
+done
 if [ "$AG_PEER" ]; then
 	peer=$AG_PEER
 	case $peer in
 	*[!0-9.]*) peer=$(getent ahostsv4 "$peer" 2>/dev/null | awk 'NR == 1 { print $1 }') ;;
 	esac
-	[ "$peer" ] && ip -o route get "$peer" 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/reach=\1/p'
+	if [ "$peer" ]; then
+		set -- $(ip -o route get "$peer" 2>/dev/null)
+		while [ $# -gt 1 ]; do
+			[ "$1" = src ] && echo "reach=$2" && break
+			shift
+		done
+	fi
 fi
-ss -ltnp 2>/dev/null | awk 'NR > 1 && $4 ~ /:(80|443)$/ {
+# Who listens on 80 or 443: ss (which also names the process) only when
+# the kernel's socket tables show such a listener (state 0A).
+if grep -qE '^ *[0-9]+: [0-9A-F]+:(0050|01BB) [0-9A-F]+:0000 0A ' /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
+	ss -ltnp 2>/dev/null | awk 'NR > 1 && $4 ~ /:(80|443)$/ {
 	p = ""; if (match($0, /users:\(\("[^"]*"/)) p = substr($0, RSTART + 9, RLENGTH - 10)
 	print "listen=" $4 " " p }'
+fi
 echo "time_end=$(date +%s.%N)"

@@ -1,16 +1,19 @@
-// Command reviewprof runs what `aginstall review` runs (host-key scan, then
-// every step's Check through the engine) with a CPU profile, and prints where
+// Command reviewprof runs what `aginstall review` runs (every host connected
+// once, its key checked by that handshake, then every step's Check through
+// the engine) with a CPU profile, and prints where
 // the wall time goes: the scan, each step, and how many remote actions each
 // step made per host. It mirrors main's open(); it changes nothing on hosts.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"runtime/pprof"
 	"sort"
+	"sync"
 	"time"
 
 	"aginstall/internal/bench"
@@ -23,15 +26,14 @@ func main() {
 	kh := flag.String("known-hosts", "testdata/lab/out/known_hosts", "known_hosts")
 	prof := flag.String("cpuprofile", "", "write a CPU profile here")
 	parallel := flag.Int("parallel", 8, "hosts at once within a step (aginstall's --parallel)")
-	scan := flag.Bool("scan", true, "scan host keys first, as aginstall does (false: what-if, one handshake per host)")
 	flag.Parse()
-	if err := run(*file, *kh, *prof, *parallel, *scan); err != nil {
+	if err := run(*file, *kh, *prof, *parallel); err != nil {
 		fmt.Fprintln(os.Stderr, "reviewprof:", err)
 		os.Exit(1)
 	}
 }
 
-func run(file, kh, prof string, parallel int, scan bool) error {
+func run(file, kh, prof string, parallel int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if prof != "" {
@@ -52,14 +54,21 @@ func run(file, kh, prof string, parallel int, scan bool) error {
 	}
 	pool := remote.NewPool(steps.Targets(c), remote.Options{SSHConfigFile: "none", KnownHostsFile: kh})
 	defer pool.Close()
-	probes := 0
-	if scan {
-		if _, err := pool.ScanHostKeys(ctx); err != nil {
-			return err
-		}
-		probes = len(c.Hosts)
+	// As aginstall's verifyHostKeys: every host at once, one handshake each.
+	var wg sync.WaitGroup
+	errs := make([]error, len(c.Hosts))
+	for i, h := range c.Hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = pool.Conn(ctx, h.Name)
+		}()
 	}
-	scanned := time.Since(start)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	connected := time.Since(start)
 	durations := map[string]time.Duration{}
 	env, err := steps.NewEnv(c, pool, func(e steps.Event) {
 		if f, ok := e.(steps.StepFinished); ok {
@@ -90,8 +99,8 @@ func run(file, kh, prof string, parallel int, scan bool) error {
 		t.n[r.Host]++
 		t.dur[r.Host] += r.Duration
 	}
-	fmt.Printf("hosts %d  total %.3f s  host-key scan %.3f s  handshakes %d (+%d scan probes)\n",
-		len(c.Hosts), total.Seconds(), scanned.Seconds(), pool.Handshakes(), probes)
+	fmt.Printf("hosts %d  total %.3f s  connect %.3f s  handshakes %d\n",
+		len(c.Hosts), total.Seconds(), connected.Seconds(), pool.Handshakes())
 	fmt.Printf("%-10s %8s %8s %10s  %s\n", "step", "wall s", "status", "actions/h", "kinds")
 	for _, r := range reports {
 		t := per[r.ID]
