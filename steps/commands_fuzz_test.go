@@ -201,9 +201,10 @@ func FuzzHostProbeCommands(f *testing.F) {
 			settingsMissingSecrets(ctx, h, path)
 		})
 		var want [][]string
-		want = append(want, faultFuzzArgs("cd", pathpkg.Join(path, "autograder-server")))
+		// The checkout is not in the work dir: no stat of its password files.
+		want = append(want, faultFuzzArgs("cd", path), faultFuzzArgs("cd", pathpkg.Join(path, "autograder-server")))
 		for _, s := range settingsSecretFiles {
-			want = append(want, faultFuzzArgs("echo", s)) // none exist in the work dir
+			want = append(want, faultFuzzArgs("echo", "missing="+s)) // none exist in the work dir
 		}
 		sh.expect(t, lines[0], want...)
 

@@ -199,21 +199,46 @@ func settingsRead(ctx context.Context, h *HostRunner, root string) (files map[st
 
 // settingsMissingSecrets lists generate_secrets.py outputs that are absent or empty.
 func settingsMissingSecrets(ctx context.Context, h *HostRunner, root string) ([]string, error) {
+	missing, _, err := settingsProbe(ctx, h, root)
+	return missing, err
+}
+
+// settingsProbe lists, in one round trip, the generate_secrets.py outputs
+// that are absent or empty, and the files holding the database password
+// that others may read (mode not 600): an edit sets 600, but a file left
+// unchanged keeps whatever mode it had.
+func settingsProbe(ctx context.Context, h *HostRunner, root string) (missing, loose []string, err error) {
 	var tests []string
 	for _, f := range settingsSecretFiles {
-		tests = append(tests, fmt.Sprintf("[ -s %s ] || echo %s", remote.Quote(f), remote.Quote(f)))
+		tests = append(tests, fmt.Sprintf("[ -s %s ] || echo %s", remote.Quote(f), remote.Quote("missing="+f)))
 	}
 	dir := path.Join(root, "autograder-server")
-	line := fmt.Sprintf("cd %s 2>/dev/null || { echo nodir; exit 0; }; %s", remote.Quote(dir), strings.Join(tests, "; "))
-	res, err := h.Query(ctx, "check the server's secrets exist", remote.Command{Line: line, Sudo: true})
+	var secret []string
+	for _, f := range edit.Files {
+		if settingsFileMode(f) == 0o600 {
+			secret = append(secret, remote.Quote(f))
+		}
+	}
+	line := fmt.Sprintf("cd %s 2>/dev/null && stat -c 'mode=%%a %%n' -- %s 2>/dev/null; cd %s 2>/dev/null || { echo nodir; exit 0; }; %s",
+		remote.Quote(root), strings.Join(secret, " "), remote.Quote(dir), strings.Join(tests, "; "))
+	res, err := h.Query(ctx, "check the server's secrets exist and who may read the password files", remote.Command{Line: line, Sudo: true})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := strings.Fields(string(res.Stdout))
-	if len(out) == 1 && out[0] == "nodir" {
-		return settingsSecretFiles, nil
+	for _, l := range strings.Split(string(res.Stdout), "\n") {
+		k, v, _ := strings.Cut(l, "=")
+		switch k {
+		case "nodir":
+			missing = settingsSecretFiles
+		case "missing":
+			missing = append(missing, v)
+		case "mode":
+			if mode, f, ok := strings.Cut(v, " "); ok && mode != "600" {
+				loose = append(loose, f)
+			}
+		}
 	}
-	return out, nil
+	return missing, loose, nil
 }
 
 // settingsTLSMissing names the certificate/key files absent on a webserver host.
@@ -341,10 +366,15 @@ func (s settingsStep) checkManager(ctx context.Context, env *Env, h *HostRunner)
 	if w := settingsPostgresWarning(plan); w != "" {
 		todo = append(todo, "warning: "+w)
 	}
-	if sec, err := settingsMissingSecrets(ctx, h, c.Source.Path); err != nil {
+	if sec, loose, err := settingsProbe(ctx, h, c.Source.Path); err != nil {
 		todo = append(todo, "cannot check the secrets: "+err.Error())
-	} else if len(sec) > 0 {
-		todo = append(todo, "generate_secrets.py has not written "+strings.Join(sec, ", "))
+	} else {
+		if len(sec) > 0 {
+			todo = append(todo, "generate_secrets.py has not written "+strings.Join(sec, ", "))
+		}
+		if len(loose) > 0 {
+			todo = append(todo, strings.Join(loose, ", ")+": others may read the database password (mode 600 to set)")
+		}
 	}
 	if local, p, err := settingsOAuthLocal(c); err != nil {
 		hc.Status, hc.Reason, hc.Fix = Todo, err.Error(), "fix site.oauth_secrets in the cluster file"
@@ -428,9 +458,25 @@ func (s settingsStep) Apply(ctx context.Context, env *Env) error {
 	if w := settingsPostgresWarning(plan); w != "" {
 		siteOutput(h, "stderr", "warning: "+w)
 	}
+	_, loose, err := settingsProbe(ctx, h, c.Source.Path)
+	if err != nil {
+		return err
+	}
+	written := map[string]bool{}
 	for _, fe := range plan {
-		if _, err := h.WriteFile(ctx, "edit "+fe.Path, path.Join(c.Source.Path, fe.Path), fe.Old, fe.New,
-			remote.WriteOptions{Sudo: true, Backup: true, Mode: settingsFileMode(fe.Path)}, fe.Diff); err != nil {
+		changed, err := h.WriteFile(ctx, "edit "+fe.Path, path.Join(c.Source.Path, fe.Path), fe.Old, fe.New,
+			remote.WriteOptions{Sudo: true, Backup: true, Mode: settingsFileMode(fe.Path)}, fe.Diff)
+		if err != nil {
+			return err
+		}
+		written[fe.Path] = changed
+	}
+	for _, f := range loose {
+		if written[f] {
+			continue // the write set 600 already
+		}
+		if _, err := h.Run(ctx, "make "+f+" readable by its owner only (it holds the database password)",
+			remote.Command{Line: "chmod 600 -- " + remote.Quote(path.Join(c.Source.Path, f)), Sudo: true}); err != nil && !errors.Is(err, ErrDryRun) {
 			return err
 		}
 	}

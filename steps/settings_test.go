@@ -51,9 +51,23 @@ func (c siteFakeConn) Run(ctx context.Context, cmd remote.Command, out func(remo
 			return remote.Result{ExitCode: c.f.secretsExit}, &remote.ExitError{Host: c.host, Command: cmd.Line, Code: c.f.secretsExit}
 		}
 		c.f.secretsMade = true
+	case strings.HasPrefix(cmd.Line, "chmod 600 -- "):
+		p := strings.Trim(strings.TrimPrefix(cmd.Line, "chmod 600 -- "), "'")
+		c.f.modes[c.host+":"+p] = 0o600
 	case strings.Contains(cmd.Line, "[ -s "):
 		if !c.f.secretsMade {
-			stdout = settingsSecretFiles
+			for _, f := range settingsSecretFiles {
+				stdout = append(stdout, "missing="+f)
+			}
+		}
+		// The password files' modes, as stat prints them: a file never
+		// written here is taken as upstream's 644.
+		for _, f := range []string{edit.ComposeFile, edit.ProdEnvFile} {
+			m, ok := c.f.modes[c.host+":"+path.Join("/srv/ag", f)]
+			if !ok {
+				m = 0o644
+			}
+			stdout = append(stdout, fmt.Sprintf("mode=%o %s", m.Perm(), f))
 		}
 	case strings.Contains(cmd.Line, "[ -f "):
 		for _, m := range siteFakeTestRe.FindAllStringSubmatch(cmd.Line, -1) {
@@ -204,6 +218,22 @@ func TestSettingsApplyThenNothing(t *testing.T) {
 	}
 	if string(f.files["node1:/srv/ag/"+edit.ProdEnvFile]) != env1 {
 		t.Fatal("second apply changed _prod.env")
+	}
+	// Made readable by others by hand: reported, and only chmod'ed back.
+	f.modes["node1:/srv/ag/"+edit.ProdEnvFile] = 0o644
+	if got := s.Check(ctx, env)[0]; got.Status == Done || !strings.Contains(got.Reason, edit.ProdEnvFile+": others may read the database password") {
+		t.Fatalf("a 644 _prod.env: %+v", got)
+	}
+	n = len(env.Runner.Mutations())
+	if err := s.Apply(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	m := env.Runner.Mutations()[n:]
+	if len(m) != 1 || m[0].Command != "sudo chmod 600 -- /srv/ag/"+edit.ProdEnvFile || f.modes["node1:/srv/ag/"+edit.ProdEnvFile] != 0o600 {
+		t.Fatalf("want one chmod of _prod.env, got %+v", m)
+	}
+	if got := s.Check(ctx, env); !AllDone(got) {
+		t.Fatalf("check after the chmod: %+v", got)
 	}
 }
 

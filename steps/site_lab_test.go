@@ -176,6 +176,24 @@ func TestSiteLab(t *testing.T) {
 			t.Errorf("apply after the upgrade mutated: %s %s %s", r.Step, r.Host, r.Command)
 		}
 	}
+	// A password file made world-readable by hand is drift: the check says
+	// so, and apply sets 600 without rewriting it.
+	prodEnv := "/root/autograder-full-stack/autograder-server/_prod.env"
+	if _, err := lab.Exec(t, "node1", "chmod", "644", prodEnv); err != nil {
+		t.Fatal(err)
+	}
+	settings, _ := ByID("settings")
+	if hc := settings.Check(ctx, env)[0]; hc.Status == Done || !strings.Contains(hc.Reason, "autograder-server/_prod.env: others may read the database password") {
+		t.Errorf("a 644 _prod.env is not reported: %+v", hc)
+	}
+	apply(settings)
+	if got := sh("node1", "stat", "-c", "%a", prodEnv); strings.TrimSpace(got) != "600" {
+		t.Errorf("_prod.env mode after apply: %q", got)
+	}
+	if hc := settings.Check(ctx, env)[0]; hc.Status != Done {
+		t.Errorf("settings after the chmod: %+v", hc)
+	}
+
 	// The generated password reached neither the log nor the state file.
 	for _, f := range []string{env.Runner.Log.Path, StatePath(env.Cluster)} {
 		data, err := os.ReadFile(f)
