@@ -30,4 +30,8 @@ type WriteOptions struct {
 	Sudo   bool
 	Mode   fs.FileMode // 0: keep the existing mode, or 0644 for a new file
 	Backup bool        // keep "<path>.aginstall-<UTC timestamp>.bak" of the old content
+	// BackupDir, if set, holds the backup instead of the file's folder, as
+	// "<path with / as _>.aginstall-<UTC timestamp>.bak" (for files inside
+	// a Docker build context, which must not ship old copies).
+	BackupDir string
 }

@@ -92,9 +92,10 @@ func unixMode(m uint32) fs.FileMode {
 // directory, owner and mode copied from the old file, fsync, rename, fsync
 // of the directory, and only if all $4 bytes arrived (a cut connection
 // also ends stdin). A symlink is followed so the link stays a link. Prints
-// the backup's path (or an empty line).
+// the backup's path (or an empty line). The backup goes beside the file, or
+// into $5 (a folder made 0700 if missing) under the file's flattened path.
 const writeScript = `set -e
-p=$1 mode=$2 stamp=$3 size=$4
+p=$1 mode=$2 stamp=$3 size=$4 bdir=$5
 if [ -L "$p" ]; then p=$(readlink -f -- "$p"); fi
 d=$(dirname -- "$p") b=$(basename -- "$p")
 [ -d "$d" ] || { echo "aginstall: directory $d does not exist" >&2; exit 1; }
@@ -108,8 +109,13 @@ if [ -e "$p" ]; then
   chown --reference="$p" -- "$tmp"
   chmod --reference="$p" -- "$tmp"
   if [ -n "$stamp" ]; then
-    bak="$p.aginstall-$stamp.bak" n=1
-    while [ -e "$bak" ]; do bak="$p.aginstall-$stamp-$n.bak" n=$((n+1)); done
+    base=$p
+    if [ -n "$bdir" ]; then
+      mkdir -p -m 700 -- "$bdir"
+      base=$bdir/$(printf '%s' "$p" | sed 's|^/||; s|/|_|g')
+    fi
+    bak="$base.aginstall-$stamp.bak" n=1
+    while [ -e "$bak" ]; do bak="$base.aginstall-$stamp-$n.bak" n=$((n+1)); done
     cp -p -- "$p" "$bak"
   fi
 else
@@ -144,7 +150,7 @@ func (c *Conn) WriteFile(ctx context.Context, path string, data []byte, opt Writ
 	if opt.Backup {
 		stamp = time.Now().UTC().Format("20060102T150405Z")
 	}
-	line := Quote("sh", "-c", writeScript, "aginstall-write", path, mode, stamp, strconv.Itoa(len(data)))
+	line := Quote("sh", "-c", writeScript, "aginstall-write", path, mode, stamp, strconv.Itoa(len(data)), opt.BackupDir)
 	res, err := c.Run(ctx, Command{Line: line, Sudo: opt.Sudo, Stdin: data}, nil)
 	if err != nil {
 		var xe *ExitError

@@ -39,6 +39,25 @@ func TestWriteFileAtomicKeepsOwnerModeWithBackup(t *testing.T) {
 	if old, _ := os.ReadFile(backup); string(old) != "old\n" {
 		t.Fatalf("backup content %q", old)
 	}
+	// Backups kept elsewhere: a new 0700 folder, the path flattened.
+	bdir := filepath.Join(t.TempDir(), "backups")
+	bOut, err := c.WriteFile(ctx, path, []byte("old\n"), WriteOptions{Backup: true, BackupDir: bdir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := strings.ReplaceAll(strings.TrimPrefix(path, "/"), "/", "_")
+	if filepath.Dir(bOut) != bdir || !strings.HasPrefix(filepath.Base(bOut), flat+".aginstall-") || !strings.HasSuffix(bOut, ".bak") {
+		t.Fatalf("backup in a folder: %q", bOut)
+	}
+	if old, _ := os.ReadFile(bOut); string(old) != string(data) {
+		t.Fatalf("backup in a folder holds %q", old)
+	}
+	if st, err := os.Stat(bdir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("backup folder: %v %v", st.Mode(), err)
+	}
+	if _, err := c.WriteFile(ctx, path, data, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	// A second write in the same second gets its own backup.
 	b2, err := c.WriteFile(ctx, path, []byte("third\n"), WriteOptions{Backup: true})
 	if err != nil || b2 == backup {

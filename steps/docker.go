@@ -291,7 +291,7 @@ func hostStepsInstallCmds(ctx context.Context, h *HostRunner, in hostStepsDocker
 			return nil, err
 		}
 		if _, err := h.WriteFile(ctx, "add Docker's apt repository", listFile, old, list,
-			remote.WriteOptions{Sudo: true, Backup: true, Mode: 0o644}, hostStepsDiff(listFile, old, list)); err != nil {
+			remote.WriteOptions{Sudo: true, Backup: true, BackupDir: backupDir, Mode: 0o644}, hostStepsDiff(listFile, old, list)); err != nil {
 			return nil, err
 		}
 		return after, nil

@@ -435,7 +435,7 @@ func (s settingsStep) Apply(ctx context.Context, env *Env) error {
 		if h.DryRun() {
 			// Planned before the checkout exists: say what will be edited.
 			for _, f := range edit.Needed(settingsWanted(c, "x")) {
-				h.WriteFile(ctx, "edit "+f, path.Join(c.Source.Path, f), nil, []byte("planned"), remote.WriteOptions{Sudo: true, Backup: true},
+				h.WriteFile(ctx, "edit "+f, path.Join(c.Source.Path, f), nil, []byte("planned"), remote.WriteOptions{Sudo: true, Backup: true, BackupDir: backupDir},
 					"(the diff is computed once the source step has checked the repository out)")
 			}
 			settingsPlanSecrets(ctx, h, c, local)
@@ -465,7 +465,7 @@ func (s settingsStep) Apply(ctx context.Context, env *Env) error {
 	written := map[string]bool{}
 	for _, fe := range plan {
 		changed, err := h.WriteFile(ctx, "edit "+fe.Path, path.Join(c.Source.Path, fe.Path), fe.Old, fe.New,
-			remote.WriteOptions{Sudo: true, Backup: true, Mode: settingsFileMode(fe.Path)}, fe.Diff)
+			remote.WriteOptions{Sudo: true, Backup: true, BackupDir: backupDir, Mode: settingsFileMode(fe.Path)}, fe.Diff)
 		if err != nil {
 			return err
 		}
@@ -487,7 +487,7 @@ func (s settingsStep) Apply(ctx context.Context, env *Env) error {
 			return err
 		}
 		if _, err := h.WriteFile(ctx, "copy the OAuth secrets", dst, old, local,
-			remote.WriteOptions{Sudo: true, Mode: 0o600, Backup: true}, "(OAuth client secrets: contents not shown)"); err != nil {
+			remote.WriteOptions{Sudo: true, Mode: 0o600, Backup: true, BackupDir: backupDir}, "(OAuth client secrets: contents not shown)"); err != nil {
 			return err
 		}
 	}
@@ -539,6 +539,11 @@ func settingsSecrets(ctx context.Context, h *HostRunner, c *Cluster) error {
 	}
 	return err
 }
+
+// backupDir keeps the backups of files that must not have them beside: the
+// checkout is the images' build context (they COPY the whole server folder,
+// which would ship every old _prod.env), and apt reads all of sources.list.d.
+const backupDir = "/var/backups/aginstall"
 
 // settingsFileMode: the files that carry the database password are readable by
 // their owner only (the owner, the checkout's user, is kept); others keep their mode.

@@ -194,6 +194,15 @@ func TestSiteLab(t *testing.T) {
 		t.Errorf("settings after the chmod: %+v", hc)
 	}
 
+	// Backups of the edited files are kept, but outside the checkout, which
+	// is the images' build context.
+	if got := sh("node1", "find", "/root/autograder-full-stack", "-name", "*.aginstall-*.bak"); strings.TrimSpace(got) != "" {
+		t.Errorf("backups inside the checkout:\n%s", got)
+	}
+	if got := sh("node1", "ls", "/var/backups/aginstall"); !strings.Contains(got, "root_autograder-full-stack_autograder-server__prod.env.aginstall-") {
+		t.Errorf("no backup of _prod.env in /var/backups/aginstall: %q", got)
+	}
+
 	// The generated password reached neither the log nor the state file.
 	for _, f := range []string{env.Runner.Log.Path, StatePath(env.Cluster)} {
 		data, err := os.ReadFile(f)
