@@ -229,7 +229,7 @@ func settingsProbe(ctx context.Context, h *HostRunner, root string) (missing, lo
 		k, v, _ := strings.Cut(l, "=")
 		switch k {
 		case "nodir":
-			missing = settingsSecretFiles
+			missing = append([]string(nil), settingsSecretFiles...)
 		case "missing":
 			missing = append(missing, v)
 		case "mode":
