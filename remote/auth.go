@@ -169,9 +169,11 @@ func (kr *keyring) agentClient() (agent.ExtendedAgent, error) {
 }
 
 // authFor builds the publickey method for e: its key files first (explicit
-// ones in order, then OpenSSH's defaults if asked), then the agent's keys. notes collects
-// why keys were skipped, for the error message if every key is refused.
-func (kr *keyring) authFor(files []string, defaults bool, pause, resume func(), notes *[]string) ssh.AuthMethod {
+// ones in order, then OpenSSH's defaults if asked), then the agent's keys
+// (with onlyFiles, as IdentitiesOnly, only those that are one of the files'
+// keys). notes collects why keys were skipped, for the error message if
+// every key is refused.
+func (kr *keyring) authFor(files []string, defaults, onlyFiles bool, pause, resume func(), notes *[]string) ssh.AuthMethod {
 	return ssh.PublicKeysCallback(func() ([]ssh.Signer, error) {
 		var out []ssh.Signer
 		seen := map[string]bool{}
@@ -186,8 +188,12 @@ func (kr *keyring) authFor(files []string, defaults bool, pause, resume func(), 
 		if defaults {
 			paths = append(append([]string(nil), files...), defaultIdentities()...)
 		}
+		fileKeys := map[string]bool{}
 		for i, p := range paths {
 			k := kr.load(p)
+			if k.pub != nil {
+				fileKeys[string(k.pub.Marshal())] = true
+			}
 			switch {
 			case k.err != nil:
 				if !(i >= len(files) && errors.Is(k.err, os.ErrNotExist)) { // missing default keys are normal
@@ -206,9 +212,17 @@ func (kr *keyring) authFor(files []string, defaults bool, pause, resume func(), 
 		} else if ss, err := a.Signers(); err != nil {
 			*notes = append(*notes, "ssh-agent: "+err.Error())
 		} else {
-			*notes = append(*notes, fmt.Sprintf("%d key(s) from ssh-agent", len(ss)))
+			n := 0
 			for _, s := range ss {
-				addSigner(s)
+				if !onlyFiles || fileKeys[string(s.PublicKey().Marshal())] {
+					addSigner(s)
+					n++
+				}
+			}
+			if onlyFiles {
+				*notes = append(*notes, fmt.Sprintf("%d of ssh-agent's %d key(s) (IdentitiesOnly: only the IdentityFile keys)", n, len(ss)))
+			} else {
+				*notes = append(*notes, fmt.Sprintf("%d key(s) from ssh-agent", len(ss)))
 			}
 		}
 		return out, nil

@@ -332,7 +332,7 @@ func (p *Pool) handshake(ctx context.Context, e *endpoint, via *ssh.Client, viaL
 		ClientVersion:     "SSH-2.0-aginstall",
 	}
 	if auth {
-		cfg.Auth = []ssh.AuthMethod{p.keys.authFor(e.identities, e.defaults, wd.pause, wd.resume, &notes)}
+		cfg.Auth = []ssh.AuthMethod{p.keys.authFor(e.identities, e.defaults, e.onlyFiles, wd.pause, wd.resume, &notes)}
 	}
 	c, chans, reqs, err := ssh.NewClientConn(conn, e.addr(), cfg)
 	fired := wd.stop()

@@ -47,9 +47,10 @@ func isolate(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", "")
 }
 
-func TestAgentAuth(t *testing.T) {
-	isolate(t)
-	s := startSSHD(t)
+// startAgent runs a real ssh-agent holding the agent-only key and points
+// SSH_AUTH_SOCK at it; it returns the socket.
+func startAgent(t *testing.T) string {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "agent.sock")
 	agent := exec.Command("ssh-agent", "-D", "-a", sock)
 	if err := agent.Start(); err != nil {
@@ -63,6 +64,13 @@ func TestAgentAuth(t *testing.T) {
 		t.Fatalf("ssh-add: %v %s", err, out)
 	}
 	t.Setenv("SSH_AUTH_SOCK", sock)
+	return sock
+}
+
+func TestAgentAuth(t *testing.T) {
+	isolate(t)
+	s := startSSHD(t)
+	startAgent(t)
 	// No identity anywhere: only the agent holds a key the server accepts.
 	tg := Target{Name: "n1", Address: "127.0.0.1", Port: s.Port, User: "root"}
 	p := testPool(t, []Target{tg}, Options{KnownHostsFile: knownHostsFor(t, s)})
@@ -74,6 +82,32 @@ func TestAgentAuth(t *testing.T) {
 	_, err := p.Conn(context.Background(), "n1")
 	if !errors.Is(err, ErrAuthFailed) || !strings.Contains(err.Error(), `user "root"`) || !strings.Contains(err.Error(), "authorized_keys") {
 		t.Fatalf("want ErrAuthFailed, got %v", err)
+	}
+	t.Log(err)
+}
+
+// IdentitiesOnly yes in ssh_config: the agent's other keys are not offered
+// (a server counts each refused key against MaxAuthTries), as OpenSSH does.
+func TestSSHConfigIdentitiesOnly(t *testing.T) {
+	isolate(t)
+	s := startSSHD(t)
+	startAgent(t) // holds the one key the server takes
+	other := filepath.Join(t.TempDir(), "id_other")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	kh := knownHostsFor(t, s)
+	pool := func(only string) *Pool {
+		cfg := filepath.Join(t.TempDir(), "config")
+		os.WriteFile(cfg, []byte(fmt.Sprintf("Host node\n  HostName 127.0.0.1\n  Port %d\n  User root\n  IdentityFile %s\n  IdentitiesOnly %s\n  UserKnownHostsFile %s\n",
+			s.Port, other, only, kh)), 0o600)
+		return testPool(t, []Target{{Name: "n1", Address: "node"}}, Options{SSHConfigFile: cfg})
+	}
+	// Without it, the agent's key is tried after the refused file key.
+	mustRun(t, mustConn(t, pool("no"), "n1"), Command{Line: "true"})
+	_, err := pool("yes").Conn(context.Background(), "n1")
+	if !errors.Is(err, ErrAuthFailed) || !strings.Contains(err.Error(), "0 of ssh-agent's 1 key(s) (IdentitiesOnly") {
+		t.Fatalf("IdentitiesOnly yes: want ErrAuthFailed naming IdentitiesOnly, got %v", err)
 	}
 	t.Log(err)
 }

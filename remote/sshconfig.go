@@ -22,6 +22,7 @@ type endpoint struct {
 	user       string   //
 	identities []string // explicit key files, in order, ~ expanded
 	defaults   bool     // no IdentityFile anywhere: try ~/.ssh/id_* like OpenSSH
+	onlyFiles  bool     // IdentitiesOnly yes: agent keys only if they are one of the files'
 	jumps      []string // ProxyJump hops, first hop first
 	knownHosts []string // files to read
 	writeTo    string   // file to append accepted keys to
@@ -128,6 +129,10 @@ func (sc *sshConfig) resolve(t Target, opt Options) (*endpoint, error) {
 		}
 		e.defaults = len(e.identities) == 0
 	}
+	// Servers close the connection after MaxAuthTries refused keys (6 by
+	// default): an agent full of other keys must not be offered when the
+	// operator's ssh config says not to.
+	e.onlyFiles = strings.EqualFold(sc.get(t.Address, "IdentitiesOnly"), "yes")
 	if pc := sc.get(t.Address, "ProxyCommand"); pc != "" && !strings.EqualFold(pc, "none") && t.Bastion == "" && sc.get(t.Address, "ProxyJump") == "" {
 		// Dialling directly would reach the wrong place or nothing at all.
 		return nil, fmt.Errorf("%s: ssh config sets ProxyCommand for %s, which aginstall does not run; "+
