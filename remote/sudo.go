@@ -137,12 +137,29 @@ func (c *Conn) sudo(ctx context.Context) (sudoMode, error) {
 		c.sudoErr = c.noSudoErr(user, res.Stderr)
 	case bytes.Contains(res.Stderr, []byte("incorrect password")) || bytes.Contains(res.Stderr, []byte("try again")) ||
 		bytes.Contains(res.Stderr, []byte("no password was provided")):
-		c.sudoErr = fmt.Errorf("%s: %w for user %q. The same password is used for every host in a run: check it is %q's password on this host, then run aginstall again",
-			c.label, ErrSudoPasswordWrong, user, user)
+		c.sudoErr = fmt.Errorf("%s: %w for user %q. The same password is used for every host in a run: check it is %q's password on this host, then run aginstall again.%s",
+			c.label, ErrSudoPasswordWrong, user, user, c.sudoGroupHint(ctx, user))
 	default:
 		return 0, fmt.Errorf("%s: checking the sudo password: %w", c.label, err)
 	}
 	return 0, c.sudoErr
+}
+
+// sudoGroupHint: sudo asks for the password before it checks the user may
+// use sudo at all, so a user without sudo rights who mistypes is only told
+// "wrong password". When the user is in none of the usual admin groups, say
+// so (a sudoers rule may still allow it, hence the hedge).
+func (c *Conn) sudoGroupHint(ctx context.Context, user string) string {
+	res, err := c.run(ctx, "id -nG", "id -nG", nil, false, nil)
+	if err != nil {
+		return ""
+	}
+	for _, g := range strings.Fields(string(res.Stdout)) {
+		if g == "sudo" || g == "wheel" || g == "admin" {
+			return ""
+		}
+	}
+	return fmt.Sprintf(" If the password is right, %q may not be allowed to use sudo: it is in none of the groups sudo, wheel and admin, and sudo asks for the password before it checks (usermod -aG sudo %s, or connect as root).", user, user)
 }
 
 func noSudoers(stderr []byte) bool {

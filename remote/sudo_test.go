@@ -70,7 +70,7 @@ func TestSudoWrongPasswordFailsFast(t *testing.T) {
 	if took > 5*time.Second {
 		t.Fatalf("took %v", took)
 	}
-	if strings.Contains(err.Error(), "not the password") || !strings.Contains(err.Error(), "h1 (127.0.0.1:") {
+	if strings.Contains(err.Error(), "not the password") || !strings.Contains(err.Error(), "h1 (127.0.0.1:") || strings.Contains(err.Error(), "none of the groups") {
 		t.Fatalf("message: %v", err)
 	}
 	// Not retried (that could lock the account), not asked again.
@@ -91,6 +91,18 @@ func TestNoSudo(t *testing.T) {
 	t.Logf("%v", err)
 	if !errors.Is(err, ErrNoSudo) || !strings.Contains(err.Error(), "usermod -aG sudo "+noSudoUser) {
 		t.Fatalf("want ErrNoSudo, got %v", err)
+	}
+}
+
+// A user without sudo rights who types a wrong password: sudo only says
+// the password is wrong, so the message adds that the user is in no admin group.
+func TestNoSudoWrongPassword(t *testing.T) {
+	p, _ := sudoPool(t, noSudoUser, "not the password")
+	_, err := mustConn(t, p, "h1").Run(context.Background(), Command{Line: "true", Sudo: true}, nil)
+	t.Logf("%v", err)
+	if !errors.Is(err, ErrSudoPasswordWrong) || !strings.Contains(err.Error(), "none of the groups sudo, wheel and admin") ||
+		!strings.Contains(err.Error(), "usermod -aG sudo "+noSudoUser) {
+		t.Fatalf("want the wrong-password error with the group hint, got %v", err)
 	}
 }
 
