@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -151,11 +150,6 @@ func (s deployStep) Check(ctx context.Context, env *Env) []HostCheck {
 	if err != nil {
 		return one(Unknown, "cannot list the stack's services: "+err.Error(), "")
 	}
-	if addr, have, err := deployProxyRead(ctx, h); err != nil {
-		return one(Unknown, "cannot read the nodes: "+err.Error(), "")
-	} else if todo := deployProxyTodo(c, addr, have); todo != "" {
-		return one(Todo, todo, "")
-	}
 	switch {
 	case was.Fingerprint == "":
 		return one(Todo, "the stack has not been built and deployed from this checkout yet", "")
@@ -212,9 +206,6 @@ func (s deployStep) Apply(ctx context.Context, env *Env) error {
 	}
 	before, err := deployServices(ctx, h, c.Stack)
 	if err != nil && !h.DryRun() {
-		return err
-	}
-	if err := deployEnsureProxy(ctx, h, c); err != nil && !errors.Is(err, ErrDryRun) {
 		return err
 	}
 	if curErr == nil && was == cur && len(before) > 0 && !deployUpstreamPlanned(env) {
@@ -330,102 +321,3 @@ func deployTemplate(s swarm.Service) string {
 	return string(b)
 }
 
-// In host publish mode (no IPVS, no routing mesh) the registry's port 5000
-// is bound only on the node labelled registry, so the stack's images,
-// named 127.0.0.1:5000/..., cannot be pulled on any other node. A
-// pull-through registry:2 on every other node, published on that node's own
-// port 5000, forwards their pulls to the real registry.
-const (
-	deployProxyName  = "registry-proxy"
-	deployProxyLabel = "aginstall.role"
-)
-
-// deployProxySpec is that global service, forwarding to registryAddr:5000.
-func deployProxySpec(registryAddr string) swarm.ServiceSpec {
-	return swarm.ServiceSpec{
-		Annotations: swarm.Annotations{Name: deployProxyName, Labels: map[string]string{deployProxyLabel: deployProxyName}},
-		TaskTemplate: swarm.TaskSpec{
-			ContainerSpec: &swarm.ContainerSpec{
-				Image: registryImage,
-				Env:   []string{"REGISTRY_PROXY_REMOTEURL=http://" + registryAddr + ":5000"},
-			},
-			Placement: &swarm.Placement{Constraints: []string{"node.labels.registry != true"}},
-		},
-		Mode: swarm.ServiceMode{Global: &swarm.GlobalService{}},
-		EndpointSpec: &swarm.EndpointSpec{Ports: []swarm.PortConfig{{Protocol: "tcp", TargetPort: 5000, PublishedPort: 5000,
-			PublishMode: swarm.PortConfigPublishModeHost}}},
-	}
-}
-
-// deployProxyRead finds the registry node's address and the proxy service, if any.
-func deployProxyRead(ctx context.Context, h *HostRunner) (addr string, have *swarm.Service, err error) {
-	err = h.API(ctx, "find the registry node and the registry proxy", "NodeList, ServiceList(name="+deployProxyName+")", false,
-		func(ctx context.Context, c *client.Client) error {
-			nl, err := c.NodeList(ctx, client.NodeListOptions{})
-			if err != nil {
-				return err
-			}
-			for _, n := range nl.Items {
-				if strings.EqualFold(n.Spec.Labels["registry"], "true") {
-					addr = n.Status.Addr
-				}
-			}
-			sl, err := c.ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("name", deployProxyName)})
-			for i, s := range sl.Items {
-				if s.Spec.Name == deployProxyName {
-					have = &sl.Items[i]
-				}
-			}
-			return err
-		})
-	return addr, have, err
-}
-
-// deployProxyTodo says what the proxy needs, "" when it is right or not needed.
-func deployProxyTodo(c *Cluster, addr string, have *swarm.Service) string {
-	if c.Swarm.PublishMode != "host" {
-		return ""
-	}
-	want := deployProxySpec(addr).TaskTemplate.ContainerSpec.Env[0]
-	switch {
-	case have == nil:
-		return "the registry proxy (host publish mode: lets every node pull 127.0.0.1:5000 images) is not created yet"
-	case have.Spec.TaskTemplate.ContainerSpec == nil || !slices.Contains(have.Spec.TaskTemplate.ContainerSpec.Env, want):
-		return "the registry proxy does not point at the registry node (" + addr + ")"
-	}
-	return ""
-}
-
-// deployEnsureProxy creates or fixes the proxy in host publish mode.
-func deployEnsureProxy(ctx context.Context, h *HostRunner, c *Cluster) error {
-	if c.Swarm.PublishMode != "host" {
-		return nil
-	}
-	addr, have, err := deployProxyRead(ctx, h)
-	if err != nil && !h.DryRun() {
-		return err
-	}
-	if addr == "" && !h.DryRun() {
-		return &StepError{Step: h.Step, Host: h.Host, Purpose: "find the registry node", Err: errors.New("no node has the label registry"),
-			Next: "the labels step puts the registry label on one node; run apply again"}
-	}
-	if deployProxyTodo(c, addr, have) == "" {
-		return nil
-	}
-	if addr == "" {
-		addr = "<address of the registry node>" // a plan before the swarm exists
-	}
-	spec := deployProxySpec(addr)
-	if have == nil {
-		return h.API(ctx, "create the registry proxy", fmt.Sprintf("ServiceCreate(Name=%s, Image=%s, Mode=global, Env=REGISTRY_PROXY_REMOTEURL=http://%s:5000, Publish=5000:5000/tcp mode host, Constraint=node.labels.registry != true)", deployProxyName, registryImage, addr), true,
-			func(ctx context.Context, cl *client.Client) error {
-				_, err := cl.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: spec})
-				return err
-			})
-	}
-	return h.API(ctx, "point the registry proxy at the registry node", fmt.Sprintf("ServiceUpdate(%s, Env=REGISTRY_PROXY_REMOTEURL=http://%s:5000)", deployProxyName, addr), true,
-		func(ctx context.Context, cl *client.Client) error {
-			_, err := cl.ServiceUpdate(ctx, have.ID, client.ServiceUpdateOptions{Version: have.Version, Spec: spec})
-			return err
-		})
-}

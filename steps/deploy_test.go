@@ -41,13 +41,14 @@ func TestDeployMarkerRoundTrip(t *testing.T) {
 }
 
 // TestSitePlanOnBareHosts: a plan made before Docker, the swarm or the
-// checkout exist still lists every mutating action of deploy, migrate and
+// checkout exist still lists every mutating action of registry (with its
+// proxy: the test cluster publishes in host mode), deploy, migrate and
 // admin, and changes nothing.
 func TestSitePlanOnBareHosts(t *testing.T) {
 	env, f, _ := siteTestEnv(t, "")
 	f.files = map[string][]byte{}
 	env.Runner.DryRun = true
-	for _, s := range []Step{deployStep{}, migrateStep{}, adminStep{}} {
+	for _, s := range []Step{registryStep{}, deployStep{}, migrateStep{}, adminStep{}} {
 		if err := s.Apply(context.Background(), env); err != nil && !errors.Is(err, ErrDryRun) {
 			t.Fatalf("%s: %v", s.ID(), err)
 		}
@@ -60,7 +61,7 @@ func TestSitePlanOnBareHosts(t *testing.T) {
 		got = append(got, r.Step+": "+r.Purpose)
 	}
 	want := []string{
-		"deploy: create the registry proxy", "deploy: build the images",
+		"registry: create the registry service", "registry: create the registry proxy", "deploy: build the images",
 		"deploy: push the images to the swarm's registry (127.0.0.1:5000)", "deploy: deploy the stack",
 		"deploy: remember what was deployed", "migrate: apply the migrations", "admin: create the superuser and course",
 	}

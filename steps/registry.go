@@ -193,6 +193,12 @@ func (registryStep) Check(ctx context.Context, env *Env) []HostCheck {
 	c := HostCheck{Host: mgr, Status: st, Reason: reason}
 	if st != Done {
 		c.Fix = "fix what the task reports (docker service ps --no-trunc registry shows it too), then check again"
+		return []HostCheck{c}
+	}
+	if addr, have, err := registryProxyRead(ctx, h); err != nil {
+		c = HostCheck{Host: mgr, Status: Unknown, Reason: "cannot read the nodes and the registry proxy: " + err.Error()}
+	} else if todo := registryProxyTodo(env.Cluster, addr, have); todo != "" {
+		c = HostCheck{Host: mgr, Status: Todo, Reason: todo, Fix: "apply creates it"}
 	}
 	return []HostCheck{c}
 }
@@ -296,9 +302,22 @@ func registryNodeName(ctx context.Context, c *client.Client, tasks []swarm.Task)
 	return ""
 }
 
+// Apply creates or fixes the registry service, then (host publish mode) the
+// proxy that lets every other node pull from it.
 func (registryStep) Apply(ctx context.Context, env *Env) error {
+	h := env.On("registry", env.Cluster.Manager)
+	err := registryApplyService(ctx, env, h)
+	if err != nil && !errors.Is(err, ErrDryRun) {
+		return err
+	}
+	if perr := registryEnsureProxy(ctx, h, env.Cluster); perr != nil {
+		return perr
+	}
+	return err
+}
+
+func registryApplyService(ctx context.Context, env *Env, h *HostRunner) error {
 	mgr := env.Cluster.Manager
-	h := env.On("registry", mgr)
 	mode := registryPublishMode(env.Cluster)
 	svc, err := registryFind(ctx, h)
 	if err != nil && !h.DryRun() {
