@@ -320,4 +320,3 @@ func deployTemplate(s swarm.Service) string {
 	b, _ := json.Marshal(s.Spec.TaskTemplate.ContainerSpec)
 	return string(b)
 }
-
