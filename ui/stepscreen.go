@@ -23,15 +23,15 @@ type stepScreen struct {
 var stepAbout = map[string]string{
 	"discover": "Reads each host's OS, resources, sudo, Docker and network; changes nothing.",
 	"docker":   "Installs Docker Engine and docker-compose on every host and lets the SSH user use it.",
-	"limits":   "Raises the open-files limit for Docker (LimitNOFILE) as the guide says.",
+	"limits":   "Sets the open-files limit (nofile 1000000) in limits.conf as the guide says.",
 	"swarm":    "Initialises the swarm on the manager and joins the other hosts.",
 	"network":  "Creates the overlay network the stack's services share.",
 	"source":   "Clones autograder-full-stack on the manager at the chosen ref.",
 	"nfs":      "Exports the checkout from the manager and mounts it on the other hosts.",
 	"labels":   "Puts the node labels that place each service.",
 	"settings": "Writes the site settings and tuning into the checkout's files.",
-	"registry": "Starts the local registry and pushes the built images to it.",
-	"deploy":   "Deploys the stack and waits until every service has converged.",
+	"registry": "Starts the swarm's image registry, with a pull-through proxy per node in host mode.",
+	"deploy":   "Builds and pushes the images, deploys the stack, waits for every service.",
 	"migrate":  "Runs the Django migrations.",
 	"admin":    "Creates the first administrator and course.",
 }
