@@ -55,7 +55,8 @@ func TestSwarmStepsLab(t *testing.T) {
 		}
 	}
 	slices.Sort(planned)
-	want := []string{"node1 NetworkCreate", "node1 NodeUpdate", "node1 NodeUpdate", "node1 NodeUpdate", "node1 ServiceCreate", "node1 SwarmInit", "node2 SwarmJoin", "node3 SwarmJoin"}
+	// Two ServiceCreate: the registry and, the lab publishing in host mode, its proxy.
+	want := []string{"node1 NetworkCreate", "node1 NodeUpdate", "node1 NodeUpdate", "node1 NodeUpdate", "node1 ServiceCreate", "node1 ServiceCreate", "node1 SwarmInit", "node2 SwarmJoin", "node3 SwarmJoin"}
 	if !slices.Equal(planned, want) {
 		t.Errorf("plan before the swarm exists:\n got %q\nwant %q", planned, want)
 	}
@@ -91,12 +92,26 @@ func TestSwarmStepsLab(t *testing.T) {
 		nets.Items[i].Driver != "overlay" || !nets.Items[i].Attachable {
 		t.Errorf("network %s missing, not overlay or not attachable: %+v", NetworkName, nets.Items)
 	}
-	tasks, err := dc.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", "registry").Add("desired-state", "running")})
+	reg, err := dc.ServiceInspect(ctx, "registry", client.ServiceInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := dc.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", reg.Service.ID).Add("desired-state", "running")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(tasks.Items) != 1 || tasks.Items[0].Status.State != swarm.TaskStateRunning || tasks.Items[0].NodeID != idOf["node1"] {
 		t.Errorf("want one running registry task on node1 (%s), got %+v", idOf["node1"], tasks.Items)
+	}
+	// Host publish mode: the other nodes pull through a global proxy that
+	// forwards to the registry node (node1, the lab's registry label).
+	px, err := dc.ServiceInspect(ctx, registryProxyName, client.ServiceInspectOptions{})
+	if err != nil {
+		t.Fatalf("no %s service after the registry step: %v", registryProxyName, err)
+	}
+	if spec := px.Service.Spec; spec.Mode.Global == nil || spec.TaskTemplate.ContainerSpec == nil ||
+		!slices.Contains(spec.TaskTemplate.ContainerSpec.Env, "REGISTRY_PROXY_REMOTEURL=http://10.213.0.11:5000") {
+		t.Errorf("%s is not global or does not forward to node1: %+v", registryProxyName, spec)
 	}
 
 	// A second apply changes nothing: through the engine and by each Apply itself.
