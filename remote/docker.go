@@ -79,19 +79,34 @@ func (c *Conn) dockerAccess(ctx context.Context) (dockerMode, error) {
 	}
 	// sshd opens the socket as the user with the groups of login time: a
 	// user just added to the docker group gets here until it reconnects.
-	_, sudoErr := c.Run(ctx, Command{Line: "docker version --format '{{.Server.Version}}'", Sudo: true}, nil)
+	// A failed try is not repeated until something changed on the host
+	// (ForgetDocker): each try is a sudo login, logged by the host.
+	sudoErr := c.dockerSudoErr
 	if sudoErr == nil {
-		c.dockerMode = dockerSudo
-		return c.dockerMode, nil
-	}
-	if ctx.Err() != nil {
-		return 0, ctx.Err()
+		_, sudoErr = c.Run(ctx, Command{Line: "docker version --format '{{.Server.Version}}'", Sudo: true}, nil)
+		if sudoErr == nil {
+			c.dockerMode = dockerSudo
+			return c.dockerMode, nil
+		}
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		c.dockerSudoErr = sudoErr
 	}
 	u := c.ep.user
 	return 0, fmt.Errorf("%s: %q cannot reach the Docker socket %s: opening it directly: %v; through sudo: %v. "+
 		"To fix: add the user to the docker group (sudo usermod -aG docker %s; aginstall reconnects), or connect as root "+
 		"or as a user with sudo; if Docker is not installed or not running yet, run the docker step first",
 		c.label, u, dockerSock, directErr, sudoErr, u)
+}
+
+// ForgetDocker drops what this connection learnt about reaching Docker
+// without success, so the next API call tries sudo again: call it after
+// anything that may have installed, started or opened up Docker.
+func (c *Conn) ForgetDocker() {
+	c.dockerMu.Lock()
+	defer c.dockerMu.Unlock()
+	c.dockerSudoErr = nil
 }
 
 func (c *Conn) dialDocker(ctx context.Context, mode dockerMode) (net.Conn, error) {

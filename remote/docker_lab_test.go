@@ -122,6 +122,27 @@ func TestLabDockerOverSSH(t *testing.T) {
 			t.Fatalf("want the plain no-Docker error, got %v", err)
 		}
 		t.Log(err)
+
+		// The sudo user (with a password) on the same host: sudo is tried
+		// once, not again on each API call, until the host changes.
+		c := mustConn(t, labPool(t, l, l.SudoUser), bare)
+		if _, err := c.Docker(ctx); err == nil || !strings.Contains(err.Error(), "through sudo") {
+			t.Fatalf("want the no-socket error after trying sudo, got %v", err)
+		}
+		c.dockerMu.Lock()
+		tried := c.dockerSudoErr != nil
+		c.dockerSudoErr = errors.New("sentinel: the earlier sudo try")
+		c.dockerMu.Unlock()
+		if !tried {
+			t.Fatal("the failed sudo try was not kept")
+		}
+		if _, err := c.Docker(ctx); err == nil || !strings.Contains(err.Error(), "sentinel: the earlier sudo try") {
+			t.Fatalf("sudo was tried again: %v", err)
+		}
+		c.ForgetDocker()
+		if _, err := c.Docker(ctx); err == nil || strings.Contains(err.Error(), "sentinel") || !strings.Contains(err.Error(), "through sudo") {
+			t.Fatalf("after ForgetDocker sudo must be tried afresh: %v", err)
+		}
 	})
 }
 

@@ -30,8 +30,9 @@ type Conn struct {
 	sudoMode sudoMode
 	sudoErr  error
 
-	dockerMu   sync.Mutex
-	dockerMode dockerMode
+	dockerMu      sync.Mutex
+	dockerMode    dockerMode
+	dockerSudoErr error // sudo could not reach the socket either; kept until ForgetDocker
 }
 
 // Target returns the host as given to NewPool.

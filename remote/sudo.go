@@ -137,7 +137,7 @@ func (c *Conn) sudo(ctx context.Context) (sudoMode, error) {
 		c.sudoErr = c.noSudoErr(user, res.Stderr)
 	case bytes.Contains(res.Stderr, []byte("incorrect password")) || bytes.Contains(res.Stderr, []byte("try again")) ||
 		bytes.Contains(res.Stderr, []byte("no password was provided")):
-		c.sudoErr = fmt.Errorf("%s: %w for user %q. The same password is used for every host in a run: check it is %q's password on this host, then run aginstall again.%s",
+		c.sudoErr = fmt.Errorf("%s: %w for user %q. The same password is used for every host in a run: check it is %q's password on this host, then run aginstall again%s",
 			c.label, ErrSudoPasswordWrong, user, user, c.sudoGroupHint(ctx, user))
 	default:
 		return 0, fmt.Errorf("%s: checking the sudo password: %w", c.label, err)
@@ -159,7 +159,7 @@ func (c *Conn) sudoGroupHint(ctx context.Context, user string) string {
 			return ""
 		}
 	}
-	return fmt.Sprintf(" If the password is right, %q may not be allowed to use sudo: it is in none of the groups sudo, wheel and admin, and sudo asks for the password before it checks (usermod -aG sudo %s, or connect as root).", user, user)
+	return fmt.Sprintf(". If the password is right, %q may not be allowed to use sudo: it is in none of the groups sudo, wheel and admin, and sudo asks for the password before it checks (usermod -aG sudo %s, or connect as root)", user, user)
 }
 
 func noSudoers(stderr []byte) bool {

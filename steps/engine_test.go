@@ -20,10 +20,11 @@ import (
 // fakeHosts is an in-memory stand-in for hosts, only for the engine's own
 // logic (ordering, dry run, state, parallelism); real behaviour is tested on the lab.
 type fakeHosts struct {
-	mu    sync.Mutex
-	files map[string]string // host:path → content
-	ran   []string          // host: command, in order
-	fail  map[string]bool   // hosts whose commands fail
+	mu     sync.Mutex
+	files  map[string]string // host:path → content
+	ran    []string          // host: command, in order
+	fail   map[string]bool   // hosts whose commands fail
+	forgot []string          // hosts told ForgetDocker, in order
 }
 
 type fakeConn struct {
@@ -67,6 +68,39 @@ func (c fakeConn) WriteFile(ctx context.Context, path string, data []byte, opt r
 
 func (c fakeConn) Docker(ctx context.Context) (*client.Client, error) {
 	return nil, errors.New("no docker in the fake")
+}
+
+func (c fakeConn) ForgetDocker() {
+	c.h.mu.Lock()
+	defer c.h.mu.Unlock()
+	c.h.forgot = append(c.h.forgot, c.host)
+}
+
+// A change on a host (a mutating command, a written file) makes its
+// connection forget a failed way to Docker; reads do not.
+func TestHostChangeForgetsDocker(t *testing.T) {
+	f := &fakeHosts{files: map[string]string{}}
+	env := testEnv(t, f)
+	h := env.On("docker", "node1")
+	ctx := context.Background()
+	if _, err := h.Query(ctx, "read", remote.Command{Line: "true"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.ReadFile(ctx, "read", "/etc/x", false); err == nil {
+		t.Fatal("the fake has no /etc/x")
+	}
+	if len(f.forgot) != 0 {
+		t.Fatalf("reads made the connection forget: %v", f.forgot)
+	}
+	if _, err := h.Run(ctx, "install", remote.Command{Line: "apt-get install -y docker.io"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.WriteFile(ctx, "write", "/etc/docker/daemon.json", nil, []byte("{}"), remote.WriteOptions{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(f.forgot, " ") != "node1 node1" {
+		t.Fatalf("want node1 told twice, got %v", f.forgot)
+	}
 }
 
 // markerStep writes /etc/marker on every host unless it is there.

@@ -150,6 +150,9 @@ func (h *HostRunner) exec(ctx context.Context, purpose string, cmd remote.Comman
 		h.r.emit(HostOutput{Step: h.Step, Host: h.Host, Stream: l.Stream, Text: h.r.Secrets.Redact(l.Text)})
 		h.r.Log.Output(h.Step, h.Host, l.Stream, l.Text)
 	})
+	if mutating {
+		hostChanged(c)
+	}
 	rec.Duration = time.Since(rec.Time)
 	rec.Exit = res.ExitCode
 	if err != nil {
@@ -163,6 +166,15 @@ func (h *HostRunner) exec(ctx context.Context, purpose string, cmd remote.Comman
 		return res, &StepError{Step: h.Step, Host: h.Host, Purpose: purpose, Command: h.r.Secrets.Redact(shown), Err: err}
 	}
 	return res, nil
+}
+
+// hostChanged tells the connection that something changed on its host
+// (a package, a group, a service, a file), so what it learnt about reaching
+// Docker there without success no longer holds.
+func hostChanged(c Conn) {
+	if f, ok := c.(interface{ ForgetDocker() }); ok {
+		f.ForgetDocker()
+	}
 }
 
 // ReadFile reads a remote file (read-only in every mode).
@@ -201,6 +213,7 @@ func (h *HostRunner) WriteFile(ctx context.Context, purpose, path string, old, n
 	if err == nil {
 		var backup string
 		backup, err = c.WriteFile(ctx, path, new, opt)
+		hostChanged(c)
 		if backup != "" {
 			rec.Command += "; old content kept at " + backup
 		}
