@@ -3,7 +3,11 @@
 # django container as `python3 manage.py shell -c <this file>`.
 #
 # Input is JSON in the AGINSTALL_ADMIN environment variable:
-#   {"mode": "apply" | "check", "email": "...", "course": "..."}
+#   {"mode": "apply" | "check", "email": "...", "course": "...", "migrations": "1"}
+# With "migrations", it also says whether migrations are unapplied (what
+# `manage.py migrate --check` answers), so a review starts Django once for
+# both questions; before the first migration the user and course cannot be
+# read, and the result says so instead of failing.
 # The values are only ever data (ORM arguments), never code. An existing user
 # or course is left as it is; the user is made an admin of the course.
 # "check" changes nothing. Output: one line "AGINSTALL_RESULT {json}".
@@ -26,6 +30,22 @@ def aginstall_admin_main():
     name = req.get('course') or ''
     out = {'mode': mode, 'email': email, 'course': name,
            'user_created': False, 'course_created': False, 'admin_added': False}
+
+    pending = False
+    if req.get('migrations'):
+        from django.db import DEFAULT_DB_ALIAS, connections
+        from django.db.migrations.executor import MigrationExecutor
+        executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+        pending = bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+        out['pending_migrations'] = pending
+    if pending and mode == 'check':
+        try:
+            User.objects.exists()
+            Course.objects.exists()
+        except Exception:
+            out['tables_missing'] = True
+            print('AGINSTALL_RESULT ' + json.dumps(out))
+            return
 
     with transaction.atomic():
         user = User.objects.filter(username=email).first()

@@ -36,6 +36,10 @@ type AdminResult struct {
 	CourseExists  bool    `json:"course_exists"`
 	CourseName    *string `json:"course_name"`
 	IsAdmin       bool    `json:"is_admin"`
+	// Asked with migrations only: whether migrations are unapplied, and
+	// whether the tables are still missing (then the rest is unknown).
+	PendingMigrations *bool `json:"pending_migrations"`
+	TablesMissing     bool  `json:"tables_missing"`
 }
 
 // adminDone: the user exists and, when a course is asked for, is its admin.
@@ -47,14 +51,25 @@ const adminResultPrefix = "AGINSTALL_RESULT "
 
 // adminRun runs the script in check (read-only) or apply mode.
 func adminRun(ctx context.Context, env *Env, d siteDjango, step, mode string) (AdminResult, error) {
+	return adminExec(ctx, env, d, step, mode, false)
+}
+
+// adminExec runs the script; with migrations it also asks whether
+// migrations are unapplied (a review's one Django start-up for two steps).
+func adminExec(ctx context.Context, env *Env, d siteDjango, step, mode string, migrations bool) (AdminResult, error) {
 	a := env.Cluster.Admin
-	req, err := json.Marshal(map[string]string{"mode": mode, "email": a.Email, "course": a.Course})
+	in := map[string]string{"mode": mode, "email": a.Email, "course": a.Course}
+	purpose := "check the superuser and course"
+	switch {
+	case mode == "apply":
+		purpose = "create the superuser and course"
+	case migrations:
+		in["migrations"] = "1"
+		purpose = "check for unapplied migrations, the superuser and course"
+	}
+	req, err := json.Marshal(in)
 	if err != nil {
 		return AdminResult{}, err
-	}
-	purpose := "check the superuser and course"
-	if mode == "apply" {
-		purpose = "create the superuser and course"
 	}
 	call := fmt.Sprintf("exec python3 manage.py shell -c <assets/create_admin.py> in container %s with AGINSTALL_ADMIN=%s", siteShortID(d.Container), req)
 	res, err := siteExec(ctx, env.On(step, d.Host), purpose, call, d.Container,
@@ -91,9 +106,17 @@ func (s adminStep) Check(ctx context.Context, env *Env) []HostCheck {
 	if err != nil {
 		return checksFor(hosts, Todo, "cannot reach the django task yet: "+siteFirstLine(err))
 	}
-	r, err := adminRun(ctx, env, d, s.ID(), "check")
+	var r AdminResult
+	if env.review != nil {
+		r, err = env.review.djangoState(ctx, env, d, s.ID())
+	} else {
+		r, err = adminRun(ctx, env, d, s.ID(), "check")
+	}
 	if err != nil {
 		return []HostCheck{{Host: d.Host, Status: Unknown, Reason: siteFirstLine(err)}}
+	}
+	if r.TablesMissing {
+		return []HostCheck{{Host: d.Host, Status: Todo, Reason: "Django's tables are not there yet: the migrate step creates them, then this step can run"}}
 	}
 	if r.adminDone() {
 		reason := fmt.Sprintf("superuser %s exists", a.Email)

@@ -49,15 +49,27 @@ func TestCreateAdminScriptWithDjango(t *testing.T) {
 		return out
 	}
 	run(nil, "generate_secrets.py")
-	run(nil, "manage.py", "migrate", "--no-input")
 	tricky := `O'Brien "EECS" $(touch ` + filepath.Join(dir, "x") + `) ü 😀`
-	admin := func(mode string) AdminResult {
-		req, _ := json.Marshal(map[string]string{"mode": mode, "email": "prof@example.edu", "course": tricky})
-		r, err := adminParse(string(run([]string{"AGINSTALL_ADMIN=" + string(req)}, "manage.py", "shell", "-c", assets.CreateAdminScript)))
+	ask := func(req map[string]string) AdminResult {
+		b, _ := json.Marshal(req)
+		r, err := adminParse(string(run([]string{"AGINSTALL_ADMIN=" + string(b)}, "manage.py", "shell", "-c", assets.CreateAdminScript)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return r
+	}
+	// A review's one question for both steps, before any migration: the
+	// migrations are pending and the tables missing, said, not a traceback.
+	both := map[string]string{"mode": "check", "email": "prof@example.edu", "course": tricky, "migrations": "1"}
+	if r := ask(both); r.PendingMigrations == nil || !*r.PendingMigrations || !r.TablesMissing {
+		t.Fatalf("before migrating: %+v", r)
+	}
+	run(nil, "manage.py", "migrate", "--no-input")
+	if r := ask(both); r.PendingMigrations == nil || *r.PendingMigrations || r.TablesMissing || r.UserExists {
+		t.Fatalf("after migrating: %+v", r)
+	}
+	admin := func(mode string) AdminResult {
+		return ask(map[string]string{"mode": mode, "email": "prof@example.edu", "course": tricky})
 	}
 	if r := admin("check"); r.UserExists || r.CourseExists {
 		t.Fatalf("check on an empty database: %+v", r)

@@ -24,6 +24,8 @@ type Env struct {
 	// Extra carries values the operator gave at run time that are not in the
 	// cluster file (e.g. relabel's wanted labels); keyed by step ID.
 	Extra map[string]any
+
+	review *reviewMemo // set only while Review runs
 }
 
 // On scopes the runner to a step and host.
@@ -120,6 +122,8 @@ func (en *Engine) Review(ctx context.Context) []StepReport {
 		en.Env.Limit = n
 		defer func() { en.Env.Limit = old }()
 	}
+	en.Env.review = &reviewMemo{}
+	defer func() { en.Env.review = nil }()
 	var out []StepReport
 	for _, s := range en.Steps {
 		start := time.Now()

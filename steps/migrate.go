@@ -249,7 +249,15 @@ func (s migrateStep) Check(ctx context.Context, env *Env) []HostCheck {
 	if err != nil {
 		return checksFor(hosts, Todo, "cannot reach the django task yet: "+siteFirstLine(err))
 	}
-	pending, err := migratePending(ctx, env, d, s.ID())
+	var pending bool
+	if env.review != nil {
+		var r AdminResult
+		if r, err = env.review.djangoState(ctx, env, d, s.ID()); err == nil {
+			pending = *r.PendingMigrations
+		}
+	} else {
+		pending, err = migratePending(ctx, env, d, s.ID())
+	}
 	switch {
 	case err != nil:
 		return []HostCheck{{Host: d.Host, Status: Unknown, Reason: err.Error()}}

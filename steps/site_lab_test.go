@@ -194,6 +194,40 @@ func TestSiteLab(t *testing.T) {
 		t.Errorf("settings after the chmod: %+v", hc)
 	}
 
+	// A half-finished install: the course tables unmigrated. One review
+	// starts Django once for both the migrate and the admin question, and
+	// says what is missing instead of failing; apply repairs it.
+	siteLabInTask(t, lab, "node2", "ag-stack_django", "python3", "manage.py", "migrate", "core", "zero")
+	before = len(env.Runner.Records())
+	verdict := map[string]StepReport{}
+	for _, r := range en.Review(ctx) {
+		verdict[r.ID] = r
+	}
+	if r := verdict["migrate"]; r.Status != Todo || !strings.Contains(r.Checks[0].Reason, "unapplied migrations") {
+		t.Errorf("migrate after migrate core zero: %+v", r)
+	}
+	if r := verdict["admin"]; r.Status != Todo || !strings.Contains(r.Checks[0].Reason, "tables are not there yet") {
+		t.Errorf("admin after migrate core zero: %+v", r)
+	}
+	djangoExecs := 0
+	for _, r := range env.Runner.Records()[before:] {
+		if strings.Contains(r.Command, "manage.py") {
+			djangoExecs++
+		}
+	}
+	if djangoExecs != 1 {
+		t.Errorf("a review started Django %d times, want once", djangoExecs)
+	}
+	if err := en.Apply(ctx); err != nil {
+		t.Fatalf("apply after migrate core zero: %v", err)
+	}
+	siteLabCourse(t, lab, tricky, "admin@lab.test")
+	for _, r := range en.Review(ctx) {
+		if (r.ID == "migrate" || r.ID == "admin") && r.Status != Done {
+			t.Errorf("review after the repair: %s is %s: %+v", r.ID, r.Status, r.Checks)
+		}
+	}
+
 	// Backups of the edited files are kept, but outside the checkout, which
 	// is the images' build context.
 	if got := sh("node1", "find", "/root/autograder-full-stack", "-name", "*.aginstall-*.bak"); strings.TrimSpace(got) != "" {

@@ -43,7 +43,7 @@ def ratio(a, b):
 
 
 print(f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on "
-      f"{os.cpu_count()} cores; medians of {max(len(runs('ssh-full10')[0]), len(runs('ssh-light50')[0]))} runs.\n")
+      f"{os.cpu_count()} cores; medians of {max(len(runs(n)[0]) for n in ('ssh-full10', 'ssh-light50', 'ssh-inst3'))} runs.\n")
 print("| what | hosts | aginstall | OpenSSH floor | Ansible | aginstall / floor | aginstall / Ansible |")
 print("| --- | --- | --- | --- | --- | --- | --- |")
 rows = [
@@ -53,6 +53,7 @@ rows = [
     ("`aginstall review` vs `-m setup`", "10 full", "review-full10", "ssh-full10", "setup-full10"),
     ("`aginstall review` vs `-m setup`", "10 light", "review-light10", "ssh-light10", "setup-light10"),
     ("`aginstall review` vs `-m setup`", "50 light", "review-light50", "ssh-light50", "setup-light50"),
+    ("`aginstall review` vs `-m setup`, stack installed", "3 full", "review-inst3", "ssh-inst3", "setup-inst3"),
 ]
 for what, hosts, a, f, b in rows:
     if not (runs(a)[0] or runs(a)[1] or runs(f)[0]):
