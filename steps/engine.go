@@ -124,8 +124,9 @@ func (en *Engine) Review(ctx context.Context) []StepReport {
 	}
 	en.Env.review = &reviewMemo{}
 	defer func() { en.Env.review = nil }()
-	var out []StepReport
-	for _, s := range en.Steps {
+	out := make([]StepReport, len(en.Steps))
+	check := func(i int) {
+		s := en.Steps[i]
 		start := time.Now()
 		en.Env.Runner.emit(StepStarted{Step: s.ID(), Title: s.Title(), Mode: "check", Hosts: s.Hosts(en.Env.Cluster)})
 		checks := s.Check(ctx, en.Env)
@@ -134,12 +135,48 @@ func (en *Engine) Review(ctx context.Context) []StepReport {
 			rep.Note = "skipped by the operator: " + st.SkipReason
 		}
 		en.Env.Runner.emit(StepFinished{Step: s.ID(), Checks: checks, Duration: time.Since(start)})
-		out = append(out, rep)
+		out[i] = rep
 	}
+	// Discovery first and alone: the other checks read the facts it records.
+	first := 0
+	if len(en.Steps) > 0 && en.Steps[0].ID() == "discover" {
+		check(0)
+		first = 1
+	}
+	en.reviewOverlapping(first, check)
 	// What discovery learnt is kept for the UI and the next run; a review
 	// changes no host, only this local record.
 	_ = en.Env.State.Save()
 	return out
+}
+
+// reviewOverlapping runs check(i) for the steps from first on, reviewOverlap
+// at a time, in order; their events reach the sink as if one after the other.
+func (en *Engine) reviewOverlapping(first int, check func(i int)) {
+	r := en.Env.Runner
+	var order []string
+	for _, s := range en.Steps[first:] {
+		order = append(order, s.ID())
+	}
+	sink := r.Sink
+	r.Sink = newOrderedSink(sink, order).emit
+	defer func() { r.Sink = sink }()
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range reviewOverlap {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				check(i)
+			}
+		}()
+	}
+	for i := first; i < len(en.Steps); i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // overall folds host verdicts into one: the worst wins.

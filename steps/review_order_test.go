@@ -1,0 +1,112 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Events of overlapping steps come out as a sequential review's would.
+func TestOrderedSinkKeepsStepOrder(t *testing.T) {
+	var got []string
+	o := newOrderedSink(func(e Event) { got = append(got, fmt.Sprintf("%T %s", e, eventStep(e))) }, []string{"a", "b", "c"})
+	for _, e := range []Event{
+		StepStarted{Step: "a"},
+		StepStarted{Step: "b"}, // b starts while a runs: held
+		HostOutput{Step: "b", Text: "b1"},
+		StepStarted{Step: "c"},
+		HostOutput{Step: "a", Text: "a1"},
+		StepFinished{Step: "c"}, // c ends before a and b: held
+		StepFinished{Step: "a"}, // releases b's events; b is the head now
+		HostOutput{Step: "b", Text: "b2"},
+		StepFinished{Step: "b"}, // releases c's, which end c at once
+	} {
+		o.emit(e)
+	}
+	want := []string{
+		"steps.StepStarted a", "steps.HostOutput a", "steps.StepFinished a",
+		"steps.StepStarted b", "steps.HostOutput b", "steps.HostOutput b", "steps.StepFinished b",
+		"steps.StepStarted c", "steps.StepFinished c",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// overlapProbe counts the checks running at once.
+type overlapProbe struct {
+	mu        sync.Mutex
+	now, most int
+	two       chan struct{} // closed once two checks run together
+	closeTwo  sync.Once
+}
+
+// pairedCheck is a read-only step whose check waits (at most 10 s) for
+// another check to be running too, so overlap is seen, not timed.
+type pairedCheck struct {
+	id string
+	p  *overlapProbe
+}
+
+func (s pairedCheck) ID() string                                { return s.id }
+func (s pairedCheck) Title() string                             { return "paired " + s.id }
+func (s pairedCheck) Hosts(c *Cluster) []string                 { return ManagerOnly(c) }
+func (s pairedCheck) Apply(ctx context.Context, env *Env) error { return nil }
+func (s pairedCheck) Check(ctx context.Context, env *Env) []HostCheck {
+	s.p.mu.Lock()
+	s.p.now++
+	s.p.most = max(s.p.most, s.p.now)
+	if s.p.now >= 2 {
+		s.p.closeTwo.Do(func() { close(s.p.two) })
+	}
+	s.p.mu.Unlock()
+	defer func() { s.p.mu.Lock(); s.p.now--; s.p.mu.Unlock() }()
+	select {
+	case <-s.p.two:
+	case <-time.After(10 * time.Second):
+	}
+	return []HostCheck{{Host: env.Cluster.Manager, Status: Done, Reason: "looked"}}
+}
+
+// A review overlaps its checks, two at a time, yet its reports and events
+// are in step order.
+func TestReviewOverlapsInOrder(t *testing.T) {
+	f := &fakeHosts{files: map[string]string{}}
+	env := testEnv(t, f)
+	var mu sync.Mutex
+	var seen []string
+	env.Runner.Sink = func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := e.(type) {
+		case StepStarted:
+			seen = append(seen, "start "+e.Step)
+		case StepFinished:
+			seen = append(seen, "end "+e.Step)
+		}
+	}
+	p := &overlapProbe{two: make(chan struct{})}
+	var ids, want []string
+	var steps []Step
+	for i := range 6 {
+		id := fmt.Sprintf("s%d", i)
+		ids = append(ids, id)
+		want = append(want, "start "+id, "end "+id)
+		steps = append(steps, pairedCheck{id, p})
+	}
+	reps := (&Engine{Env: env, Steps: steps}).Review(context.Background())
+	for i, id := range ids {
+		if reps[i].ID != id || reps[i].Status != Done {
+			t.Errorf("report %d: %+v", i, reps[i])
+		}
+	}
+	if strings.Join(seen, " ") != strings.Join(want, " ") {
+		t.Fatalf("events out of order:\n got %v\nwant %v", seen, want)
+	}
+	if p.most != reviewOverlap {
+		t.Errorf("at most %d checks ran at once, want %d", p.most, reviewOverlap)
+	}
+}
