@@ -240,8 +240,11 @@ func (f *faultLab) snapshot(t *testing.T, under string) map[string]string {
 			return nil
 		})
 	}
+	// GIT_OPTIONAL_LOCKS=0: the snapshot's own git status must not refresh
+	// (rewrite) the index, which changes .git's mtime when the install's
+	// edits were in the same second as the index ("racily clean" files).
 	if out, err := f.lab.Exec(t, "node1", "sh", "-c",
-		"cd /root/autograder-full-stack 2>/dev/null && { git -c safe.directory='*' rev-parse HEAD; git -c safe.directory='*' status --porcelain; ls -la; } 2>&1"); err == nil {
+		"cd /root/autograder-full-stack 2>/dev/null && { git -c safe.directory='*' rev-parse HEAD; GIT_OPTIONAL_LOCKS=0 git -c safe.directory='*' status --porcelain; ls -la; } 2>&1"); err == nil {
 		snap["checkout"] = out
 	}
 	if out, err := f.lab.Exec(t, "node1", "sh", "-c",
