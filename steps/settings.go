@@ -458,7 +458,7 @@ func (s settingsStep) Apply(ctx context.Context, env *Env) error {
 	if w := settingsPostgresWarning(plan); w != "" {
 		siteOutput(h, "stderr", "warning: "+w)
 	}
-	_, loose, err := settingsProbe(ctx, h, c.Source.Path)
+	secretsMissing, loose, err := settingsProbe(ctx, h, c.Source.Path)
 	if err != nil {
 		return err
 	}
@@ -491,7 +491,7 @@ func (s settingsStep) Apply(ctx context.Context, env *Env) error {
 			return err
 		}
 	}
-	return settingsSecrets(ctx, h, c)
+	return settingsSecrets(ctx, h, c, secretsMissing)
 }
 
 // settingsPlanSecrets records, in a plan made before the checkout exists,
@@ -509,20 +509,15 @@ func settingsSecretsCommand(c *Cluster) remote.Command {
 	return remote.Command{Line: fmt.Sprintf("cd %s && timeout %d python3 generate_secrets.py", remote.Quote(dir), settingsSecretsTimeout), Sudo: true}
 }
 
-// settingsSecrets runs generate_secrets.py when its outputs are missing. It
-// can wait forever for entropy while making the GPG key, hence the timeout.
-func settingsSecrets(ctx context.Context, h *HostRunner, c *Cluster) error {
-	missing, err := settingsMissingSecrets(ctx, h, c.Source.Path)
-	if err != nil {
-		if h.DryRun() {
-			_, err = h.Run(ctx, "generate the server's secrets", settingsSecretsCommand(c))
-		}
-		return err
-	}
+// settingsSecrets runs generate_secrets.py when its outputs are missing (as
+// settingsProbe found them; editing the settings files does not touch
+// them). It can wait forever for entropy while making the GPG key, hence
+// the timeout.
+func settingsSecrets(ctx context.Context, h *HostRunner, c *Cluster, missing []string) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	_, err = h.Run(ctx, "generate the server's secrets", settingsSecretsCommand(c))
+	_, err := h.Run(ctx, "generate the server's secrets", settingsSecretsCommand(c))
 	if err == nil || errors.Is(err, ErrDryRun) {
 		return err
 	}
