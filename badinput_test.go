@@ -103,8 +103,10 @@ var badInputFileCases = []badInputCase{
 		want: "aginstall: flag provided but not defined: -brake-lock\nrun `aginstall --help` for the commands and flags"},
 }
 
-var badInputBin = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "aginstall-badinput-")
+// testBin is the product, built once for all the tests of this process that
+// run the real binary.
+var testBin = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "aginstall-test-bin-")
 	if err != nil {
 		return "", err
 	}
@@ -115,9 +117,10 @@ var badInputBin = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-func badInputBinary(t *testing.T) string {
+// testBinary is testBin, or the test fails with the build error.
+func testBinary(t *testing.T) string {
 	t.Helper()
-	bin, err := badInputBin()
+	bin, err := testBin()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +187,7 @@ func badInputWant(t *testing.T, want, file, text string) string {
 // badInputExec runs the binary in dir and returns stdout, stderr and the exit code.
 func badInputExec(t *testing.T, dir string, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(badInputBinary(t), args...)
+	cmd := exec.Command(testBinary(t), args...)
 	cmd.Dir = dir
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer

@@ -18,6 +18,22 @@ import (
 	"aginstall/steps"
 )
 
+// labClusterCopy copies the lab's cluster file into dir (mode 0600), so a
+// test's run keeps its own state, pins and logs beside it; it returns the
+// copy's path and content.
+func labClusterCopy(t *testing.T, lab *labtest.Lab, dir string) (string, []byte) {
+	t.Helper()
+	data, err := os.ReadFile(lab.ClusterFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "aginstall.yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, data
+}
+
 // TestEndToEnd installs the stand-in autograder stack on the lab's bare hosts
 // with the real binary, reviews it, applies again (which must change nothing),
 // and then asks the hosts themselves — not our state — what is there.
@@ -25,19 +41,8 @@ func TestEndToEnd(t *testing.T) {
 	lab := labtest.Load(t)
 	lab.Reset(t) // bare hosts: the install starts from nothing
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "aginstall")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	data, err := os.ReadFile(lab.ClusterFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cluster := filepath.Join(dir, "aginstall.yaml")
-	if err := os.WriteFile(cluster, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	bin := testBinary(t)
+	cluster, data := labClusterCopy(t, lab, dir)
 	known := filepath.Join(dir, "known_hosts")
 	run := func(args ...string) (string, error) {
 		args = append(args, "-f", cluster, "--known-hosts", known, "--ssh-config", "none")

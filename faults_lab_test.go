@@ -75,7 +75,7 @@ func newFaultLab(t *testing.T, lab *labtest.Lab) *faultLab {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	f := &faultLab{lab: lab, dir: dir, bin: badInputBinary(t), base: string(raw),
+	f := &faultLab{lab: lab, dir: dir, bin: testBinary(t), base: string(raw),
 		cluster: filepath.Join(dir, "cluster.yaml"), known: filepath.Join(dir, "known_hosts")}
 	f.writeCluster(t, f.base)
 	if err := os.WriteFile(f.known, nil, 0o600); err != nil {

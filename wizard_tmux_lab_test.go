@@ -34,18 +34,8 @@ func TestWizardTmux(t *testing.T) {
 	lab := labtest.Load(t)
 	lab.Reset(t) // bare hosts, whatever the tests before left: the wizard installs from nothing
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "aginstall")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	data, err := os.ReadFile(lab.ClusterFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clusterPath := filepath.Join(dir, "aginstall.yaml")
-	if err := os.WriteFile(clusterPath, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	bin := testBinary(t)
+	clusterPath, data := labClusterCopy(t, lab, dir)
 	asked, err := steps.ParseCluster(clusterPath, data)
 	if err != nil {
 		t.Fatal(err)
