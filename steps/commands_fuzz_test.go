@@ -127,7 +127,7 @@ func FuzzSourceCommands(f *testing.F) {
 	f.Fuzz(func(t *testing.T, repo, ref, path string) {
 		faultFuzzUsable(t, repo, ref, path)
 		c := &Cluster{Source: SourceSpec{Repo: repo, Ref: ref, Path: path}}
-		sh.expect(t, hostStepsSourceProbeCmd(c).Line, faultFuzzArgs("env", "AG_PATH="+path, "AG_REPO="+repo, "AG_REF="+ref, "sh", "-s"))
+		sh.expect(t, sourceProbeCmd(c).Line, faultFuzzArgs("env", "AG_PATH="+path, "AG_REPO="+repo, "AG_REF="+ref, "sh", "-s"))
 
 		git := []string{"git", "-c", "safe.directory=*"}
 		gitC := append(append([]string{}, git...), "-C", path)
@@ -135,20 +135,20 @@ func FuzzSourceCommands(f *testing.F) {
 		subs := with(gitC, "submodule", "update", "--init", "--recursive")
 		spec := c.Source
 		cases := []struct {
-			src  hostStepsSource
+			src  sourceState
 			kind string
 			want [][]string // per planned command
 		}{
-			{hostStepsSource{state: "absent"}, "commit", [][]string{
+			{sourceState{state: "absent"}, "commit", [][]string{
 				with(git, "clone", "--recursive", "--", repo, path), with(gitC, "checkout", "--detach", ref), subs}},
-			{hostStepsSource{state: "absent"}, "branch", [][]string{
+			{sourceState{state: "absent"}, "branch", [][]string{
 				with(git, "clone", "--recursive", "--branch", ref, "--", repo, path)}},
-			{hostStepsSource{state: "checkout", head: "a"}, "branch", nil},
-			{hostStepsSource{state: "checkout", head: "a"}, "tag", nil},
-			{hostStepsSource{state: "checkout", head: "a"}, "commit", nil},
+			{sourceState{state: "checkout", head: "a"}, "branch", nil},
+			{sourceState{state: "checkout", head: "a"}, "tag", nil},
+			{sourceState{state: "checkout", head: "a"}, "commit", nil},
 		}
 		for _, tc := range cases {
-			cmds := hostStepsSourceCmds(spec, tc.src, tc.kind, "b")
+			cmds := sourceCmds(spec, tc.src, tc.kind, "b")
 			want := tc.want
 			if tc.src.state == "checkout" {
 				checkout := map[string][]string{
@@ -188,12 +188,12 @@ func FuzzHostProbeCommands(f *testing.F) {
 		c := &Cluster{Name: "fuzz", Manager: "m", Stack: "ag-stack",
 			Hosts:  []HostSpec{{Name: "m", Address: "10.0.0.1", User: user}, {Name: "w", Address: user}},
 			Source: SourceSpec{Path: path}, Site: SiteSpec{TLSCert: tls, TLSKey: tls + "'k"}}
-		sh.expect(t, hostStepsDockerProbeCmd(c, "m").Line, faultFuzzArgs("env", "AG_USER="+user, "sh", "-s"))
+		sh.expect(t, dockerProbeCmd(c, "m").Line, faultFuzzArgs("env", "AG_USER="+user, "sh", "-s"))
 		sh.expect(t, settingsSecretsCommand(c).Line,
 			faultFuzzArgs("cd", pathpkg.Join(path, "autograder-server")), faultFuzzArgs("timeout", fmt.Sprint(settingsSecretsTimeout), "python3", "generate_secrets.py"))
 
 		lines := faultFuzzCapture(t, c, func(ctx context.Context, h *HostRunner) {
-			hostStepsGather(ctx, c, h)
+			gatherFacts(ctx, c, h)
 		})
 		sh.expect(t, lines[0], faultFuzzArgs("env", "AG_PEER="+user, "AG_SRC="+path, "sh", "-s"))
 
@@ -286,16 +286,16 @@ func FuzzNFSFileLines(f *testing.F) {
 				t.Skip("the cluster file refuses this path")
 			}
 		}
-		fstab := hostStepsFstabLine("10.0.0.1", p)
+		fstab := fstabLine("10.0.0.1", p)
 		// mount(8) splits an fstab line on blanks (space, tab) only.
 		fields := strings.FieldsFunc(fstab, func(r rune) bool { return r == ' ' || r == '\t' })
 		if strings.Count(fstab, "\n") != 0 || len(fields) != 6 {
 			t.Fatalf("fstab line for %q is %q: not one line of 6 fields", p, fstab)
 		}
-		if got := hostStepsFstabUnescape(fields[1]); got != p {
+		if got := fstabUnescape(fields[1]); got != p {
 			t.Fatalf("fstab mount point %q reads back as %q", p, got)
 		}
-		exports := hostStepsExportsLine(p, []string{"10.0.0.2"})
+		exports := exportsLine(p, []string{"10.0.0.2"})
 		if strings.ContainsAny(exports, "\n\r") {
 			t.Fatalf("source.path %q is accepted but its exports line %q is several lines", p, exports)
 		}

@@ -26,24 +26,24 @@ func (discoverStep) ID() string                { return "discover" }
 func (discoverStep) Title() string             { return "Discover hosts and preflight" }
 func (discoverStep) Hosts(c *Cluster) []string { return AllHosts(c) }
 
-// hostStepsGathered remembers, per run (keyed by the run's *State), the
+// gatheredFacts remembers, per run (keyed by the run's *State), the
 // findings of the last discovery, so Check knows facts are fresh.
-var hostStepsGathered sync.Map
+var gatheredFacts sync.Map
 
 // Check gathers the facts if this run has not yet (gathering is read-only),
 // then reports each host's blocking findings.
 func (s discoverStep) Check(ctx context.Context, env *Env) []HostCheck {
-	v, ok := hostStepsGathered.Load(env.State)
+	v, ok := gatheredFacts.Load(env.State)
 	var errs HostErrors
 	if !ok {
 		_, err := Discover(ctx, env)
 		errors.As(err, &errs)
-		v, _ = hostStepsGathered.Load(env.State)
+		v, _ = gatheredFacts.Load(env.State)
 	}
 	findings, _ := v.([]Finding)
 	var out []HostCheck
 	for _, h := range env.Cluster.HostNames() {
-		if e := hostStepsHostErr(errs, h); e != nil {
+		if e := hostErr(errs, h); e != nil {
 			out = append(out, HostCheck{Host: h, Status: Unknown, Reason: e.Error(), Fix: "make the host reachable over SSH, then run again"})
 			continue
 		}
@@ -52,7 +52,7 @@ func (s discoverStep) Check(ctx context.Context, env *Env) []HostCheck {
 			out = append(out, HostCheck{Host: h, Status: Unknown, Reason: "no facts gathered"})
 			continue
 		}
-		hc := HostCheck{Host: h, Status: Done, Reason: hostStepsSummary(f)}
+		hc := HostCheck{Host: h, Status: Done, Reason: factsSummary(f)}
 		var warn int
 		for _, fd := range findings {
 			if fd.Host != h {
@@ -119,7 +119,7 @@ func Discover(ctx context.Context, env *Env) ([]Finding, error) {
 	facts := map[string]*Facts{}
 	offsets := map[string]float64{}
 	err := env.Each(ctx, "discover", c.HostNames(), func(ctx context.Context, h *HostRunner) error {
-		f, off, err := hostStepsGather(ctx, c, h)
+		f, off, err := gatherFacts(ctx, c, h)
 		if err != nil {
 			return err
 		}
@@ -140,7 +140,7 @@ func Discover(ctx context.Context, env *Env) ([]Finding, error) {
 		// Once the swarm runs, its ports are in use and its node states tell.
 		// A clean probe is remembered (it is most of a review's time); one
 		// that found a blocked port runs again until the firewall is fixed.
-		probed := hostStepsProbePorts(ctx, env, facts)
+		probed := probeSwarmPorts(ctx, env, facts)
 		env.State.SetPortProbe(len(probed) == 0)
 		findings = append(findings, probed...)
 	}
@@ -153,14 +153,14 @@ func Discover(ctx context.Context, env *Env) ([]Finding, error) {
 		}
 		env.State.SetFacts(h, f)
 	}
-	hostStepsGathered.Store(env.State, findings)
+	gatheredFacts.Store(env.State, findings)
 	return findings, err
 }
 
-// hostStepsGather runs the discovery script on one host and returns its facts
+// gatherFacts runs the discovery script on one host and returns its facts
 // and its clock offset against this machine (NTP-style: the script's own run
 // time is taken out of the round trip, half the rest is the one-way delay).
-func hostStepsGather(ctx context.Context, c *Cluster, h *HostRunner) (*Facts, float64, error) {
+func gatherFacts(ctx context.Context, c *Cluster, h *HostRunner) (*Facts, float64, error) {
 	peer := c.Swarm.AdvertiseAddress
 	if m, ok := c.Host(c.Manager); ok && peer == "" {
 		peer = m.Address
@@ -180,7 +180,7 @@ func hostStepsGather(ctx context.Context, c *Cluster, h *HostRunner) (*Facts, fl
 	if err != nil {
 		return nil, 0, err
 	}
-	f, start, end := hostStepsParseFacts(string(res.Stdout))
+	f, start, end := parseFacts(string(res.Stdout))
 	if f.DockerAccess == "none" && f.Sudo == "password" && strings.Contains(string(res.Stdout), "docker_sock=1") {
 		// The socket is there but only sudo with a password reaches it: ask
 		// the engine over the API (the connection goes through sudo).
@@ -205,9 +205,9 @@ func hostStepsGather(ctx context.Context, c *Cluster, h *HostRunner) (*Facts, fl
 	return f, off, nil
 }
 
-// hostStepsProbePorts runs a listener on the manager for a few seconds while
+// probeSwarmPorts runs a listener on the manager for a few seconds while
 // every other reachable host connects and sends datagrams to it.
-func hostStepsProbePorts(ctx context.Context, env *Env, facts map[string]*Facts) []Finding {
+func probeSwarmPorts(ctx context.Context, env *Env, facts map[string]*Facts) []Finding {
 	c := env.Cluster
 	var senders []string
 	for _, w := range c.Workers() {
@@ -248,12 +248,12 @@ func hostStepsProbePorts(ctx context.Context, env *Env, facts map[string]*Facts)
 		mu.Unlock()
 		return err
 	})
-	return hostStepsPortFindings(c.Manager, addr, <-listened, said)
+	return portFindings(c.Manager, addr, <-listened, said)
 }
 
-// hostStepsParseFacts reads the script's key=value lines. It returns the
+// parseFacts reads the script's key=value lines. It returns the
 // host's clock at the script's start and end (Unix seconds).
-func hostStepsParseFacts(out string) (f *Facts, start, end float64) {
+func parseFacts(out string) (f *Facts, start, end float64) {
 	f = &Facts{}
 	kb := func(v string) int { n, _ := strconv.Atoi(v); return n / 1024 }
 	uname := ""
@@ -333,7 +333,7 @@ func hostStepsParseFacts(out string) (f *Facts, start, end float64) {
 	return f, start, end
 }
 
-func hostStepsSummary(f *Facts) string {
+func factsSummary(f *Facts) string {
 	name := f.OSName
 	if name == "" {
 		name = strings.TrimSpace(f.OSID + " " + f.OSVersion)
@@ -345,7 +345,7 @@ func hostStepsSummary(f *Facts) string {
 	return s
 }
 
-func hostStepsHostErr(errs HostErrors, host string) error {
+func hostErr(errs HostErrors, host string) error {
 	for _, e := range errs {
 		if e.Host == host {
 			return e.Err

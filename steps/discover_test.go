@@ -25,7 +25,7 @@ func TestDiscoverScriptOnThisMachine(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	f, start, end := hostStepsParseFacts(string(out))
+	f, start, end := parseFacts(string(out))
 	tool := func(name string, args ...string) string {
 		b, err := exec.Command(name, args...).Output()
 		if err != nil {

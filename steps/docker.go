@@ -27,20 +27,20 @@ func (dockerStep) Title() string             { return "Install Docker" }
 func (dockerStep) Hosts(c *Cluster) []string { return AllHosts(c) }
 func (dockerStep) Inputs(c *Cluster) any     { return c.Docker.Install }
 
-const hostStepsDaemonJSON = "/etc/docker/daemon.json"
+const daemonJSONPath = "/etc/docker/daemon.json"
 
-// hostStepsAptEnv makes apt never ask and wait a bounded time for the dpkg
+// aptEnv makes apt never ask and wait a bounded time for the dpkg
 // lock (unattended-upgrades often holds it on a fresh server).
-const hostStepsAptEnv = "DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 "
+const aptEnv = "DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 "
 
 // Docker's current packages (docs.docker.com/engine/install/ubuntu).
-var hostStepsOfficialPkgs = []string{"docker-ce", "docker-ce-cli", "containerd.io", "docker-buildx-plugin", "docker-compose-plugin"}
+var officialPkgs = []string{"docker-ce", "docker-ce-cli", "containerd.io", "docker-buildx-plugin", "docker-compose-plugin"}
 
 // Compose as the distributions name it, most preferred first.
-var hostStepsComposePkgs = []string{"docker-compose-v2", "docker-compose-plugin", "docker-compose"}
+var composePkgs = []string{"docker-compose-v2", "docker-compose-plugin", "docker-compose"}
 
-// hostStepsDockerInfo is what one read-only query tells about a host.
-type hostStepsDockerInfo struct {
+// dockerInfo is what one read-only query tells about a host.
+type dockerInfo struct {
 	user                 string
 	installed            map[string]bool
 	inGroup              bool
@@ -51,7 +51,7 @@ type hostStepsDockerInfo struct {
 	osID, codename, arch string
 }
 
-const hostStepsDockerProbe = `u=${AG_USER:-$(id -un)}
+const dockerProbeScript = `u=${AG_USER:-$(id -un)}
 echo "user=$u"
 for p in docker.io docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin docker-compose-v2 docker-compose; do
 	s=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null) && case $s in ii*) echo "pkg=$p" ;; esac
@@ -65,13 +65,13 @@ case " $(id -nG "$u" 2>/dev/null) " in *" docker "*) echo group=1 ;; esac
 echo "arch=$(dpkg --print-architecture 2>/dev/null)"
 `
 
-func hostStepsDockerProbeCmd(c *Cluster, host string) remote.Command {
+func dockerProbeCmd(c *Cluster, host string) remote.Command {
 	hs, _ := c.Host(host)
-	return remote.Command{Line: "env " + remote.Quote("AG_USER="+hs.User) + " sh -s", Stdin: []byte(hostStepsDockerProbe)}
+	return remote.Command{Line: "env " + remote.Quote("AG_USER="+hs.User) + " sh -s", Stdin: []byte(dockerProbeScript)}
 }
 
-func hostStepsParseDockerInfo(out string) hostStepsDockerInfo {
-	in := hostStepsDockerInfo{installed: map[string]bool{}}
+func parseDockerInfo(out string) dockerInfo {
+	in := dockerInfo{installed: map[string]bool{}}
 	for _, line := range strings.Split(out, "\n") {
 		k, v, _ := strings.Cut(line, "=")
 		switch k {
@@ -102,22 +102,22 @@ func hostStepsParseDockerInfo(out string) hostStepsDockerInfo {
 
 func (s dockerStep) Check(ctx context.Context, env *Env) []HostCheck {
 	mode := env.Cluster.Docker.Install
-	return hostStepsCheckEach(ctx, env, s.ID(), s.Hosts(env.Cluster), func(ctx context.Context, h *HostRunner) HostCheck {
-		version, err := hostStepsEngineVersion(ctx, h)
+	return checkEachHost(ctx, env, s.ID(), s.Hosts(env.Cluster), func(ctx context.Context, h *HostRunner) HostCheck {
+		version, err := engineVersion(ctx, h)
 		if err != nil {
-			return HostCheck{Status: Todo, Reason: "the Docker engine does not answer over its API: " + hostStepsFirstLine(err), Fix: hostStepsDockerFix(mode)}
+			return HostCheck{Status: Todo, Reason: "the Docker engine does not answer over its API: " + firstLine(err), Fix: dockerFix(mode)}
 		}
-		if !hostStepsVersionAtLeast(version, 20, 10) {
-			return HostCheck{Status: Todo, Reason: fmt.Sprintf("Docker %s is older than 20.10", version), Fix: hostStepsDockerFix(mode)}
+		if !versionAtLeast(version, 20, 10) {
+			return HostCheck{Status: Todo, Reason: fmt.Sprintf("Docker %s is older than 20.10", version), Fix: dockerFix(mode)}
 		}
 		if mode == "skip" {
 			return HostCheck{Status: Done, Reason: fmt.Sprintf("Docker %s answers (docker.install: skip leaves its setup to you)", version)}
 		}
-		res, err := h.Query(ctx, "inspect Docker's packages, group and service", hostStepsDockerProbeCmd(env.Cluster, h.Host))
+		res, err := h.Query(ctx, "inspect Docker's packages, group and service", dockerProbeCmd(env.Cluster, h.Host))
 		if err != nil {
 			return HostCheck{Status: Unknown, Reason: err.Error()}
 		}
-		in := hostStepsParseDockerInfo(string(res.Stdout))
+		in := parseDockerInfo(string(res.Stdout))
 		var todo []string
 		if in.user != "root" && !in.inGroup {
 			todo = append(todo, fmt.Sprintf("user %s is not in the docker group", in.user))
@@ -125,17 +125,17 @@ func (s dockerStep) Check(ctx context.Context, env *Env) []HostCheck {
 		if !in.enabled || !in.active {
 			todo = append(todo, "the docker service is not enabled and running")
 		}
-		old, err := h.ReadFile(ctx, "read the Docker daemon settings", hostStepsDaemonJSON, true)
+		old, err := h.ReadFile(ctx, "read the Docker daemon settings", daemonJSONPath, true)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return HostCheck{Status: Unknown, Reason: err.Error()}
 		}
-		if nw, err := hostStepsMergeDaemonJSON(old); err != nil {
-			return HostCheck{Status: Todo, Reason: err.Error(), Fix: "fix the JSON of " + hostStepsDaemonJSON}
+		if nw, err := mergeDaemonJSON(old); err != nil {
+			return HostCheck{Status: Todo, Reason: err.Error(), Fix: "fix the JSON of " + daemonJSONPath}
 		} else if string(nw) != string(old) {
-			todo = append(todo, hostStepsDaemonJSON+" lacks the log limits (json-file, max-size 100m, max-file 5)")
+			todo = append(todo, daemonJSONPath+" lacks the log limits (json-file, max-size 100m, max-file 5)")
 		}
 		if len(todo) > 0 {
-			return HostCheck{Status: hostStepsNotDone(env, s.ID()), Reason: strings.Join(todo, "; "), Fix: "aginstall apply does it"}
+			return HostCheck{Status: notDoneStatus(env, s.ID()), Reason: strings.Join(todo, "; "), Fix: "aginstall apply does it"}
 		}
 		who := in.user + " in the docker group"
 		if in.user == "root" {
@@ -145,15 +145,15 @@ func (s dockerStep) Check(ctx context.Context, env *Env) []HostCheck {
 	})
 }
 
-func hostStepsDockerFix(mode string) string {
+func dockerFix(mode string) string {
 	if mode == "skip" {
 		return "install Docker 20.10 or newer yourself (docker.install is skip), or set docker.install: distro or official"
 	}
 	return "aginstall apply installs it"
 }
 
-// hostStepsEngineVersion asks the engine over its API (read-only).
-func hostStepsEngineVersion(ctx context.Context, h *HostRunner) (string, error) {
+// engineVersion asks the engine over its API (read-only).
+func engineVersion(ctx context.Context, h *HostRunner) (string, error) {
 	var version string
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
@@ -169,84 +169,84 @@ func (s dockerStep) Apply(ctx context.Context, env *Env) error {
 	mode := env.Cluster.Docker.Install
 	return env.Each(ctx, s.ID(), s.Hosts(env.Cluster), func(ctx context.Context, h *HostRunner) error {
 		if mode == "skip" {
-			version, err := hostStepsEngineVersion(ctx, h)
-			if err == nil && !hostStepsVersionAtLeast(version, 20, 10) {
+			version, err := engineVersion(ctx, h)
+			if err == nil && !versionAtLeast(version, 20, 10) {
 				err = fmt.Errorf("Docker %s is older than 20.10", version)
 			}
 			if err != nil {
 				return &StepError{Step: s.ID(), Host: h.Host, Purpose: "verify the Docker engine (docker.install: skip)", Command: "GET /version", Err: err,
-					Next: hostStepsDockerFix(mode)}
+					Next: dockerFix(mode)}
 			}
 			return nil
 		}
-		return hostStepsDockerHost(ctx, env.Cluster, h, mode)
+		return installDockerOn(ctx, env.Cluster, h, mode)
 	})
 }
 
-// hostStepsDockerHost installs and configures Docker on one host, changing
+// installDockerOn installs and configures Docker on one host, changing
 // only what differs.
-func hostStepsDockerHost(ctx context.Context, c *Cluster, h *HostRunner, mode string) error {
-	res, err := h.Query(ctx, "inspect Docker's packages, group and service", hostStepsDockerProbeCmd(c, h.Host))
+func installDockerOn(ctx context.Context, c *Cluster, h *HostRunner, mode string) error {
+	res, err := h.Query(ctx, "inspect Docker's packages, group and service", dockerProbeCmd(c, h.Host))
 	if err != nil {
 		return err
 	}
-	in := hostStepsParseDockerInfo(string(res.Stdout))
+	in := parseDockerInfo(string(res.Stdout))
 	hadEngine := in.installed["docker.io"] || in.installed["docker-ce"]
 
 	// Log limits first: a fresh engine then starts with them, no restart needed.
-	old, err := h.ReadFile(ctx, "read the Docker daemon settings", hostStepsDaemonJSON, true)
+	old, err := h.ReadFile(ctx, "read the Docker daemon settings", daemonJSONPath, true)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	nw, err := hostStepsMergeDaemonJSON(old)
+	nw, err := mergeDaemonJSON(old)
 	if err != nil {
-		return &StepError{Step: "docker", Host: h.Host, Purpose: "merge log limits into " + hostStepsDaemonJSON, Err: err,
-			Next: "fix the JSON of " + hostStepsDaemonJSON + " on the host (aginstall keeps its other keys), then run again"}
+		return &StepError{Step: "docker", Host: h.Host, Purpose: "merge log limits into " + daemonJSONPath, Err: err,
+			Next: "fix the JSON of " + daemonJSONPath + " on the host (aginstall keeps its other keys), then run again"}
 	}
 	if !in.etcDocker && string(nw) != string(old) {
-		if _, err := h.Run(ctx, "create /etc/docker", remote.Command{Line: "install -d -m 0755 /etc/docker", Sudo: true}); hostStepsRealErr(err) {
+		if _, err := h.Run(ctx, "create /etc/docker", remote.Command{Line: "install -d -m 0755 /etc/docker", Sudo: true}); realErr(err) {
 			return err
 		}
 	}
-	changed, err := h.WriteFile(ctx, "bound container logs (json-file, 100m x 5)", hostStepsDaemonJSON, old, nw,
-		remote.WriteOptions{Sudo: true, Backup: true}, hostStepsDiff(hostStepsDaemonJSON, old, nw))
+	changed, err := h.WriteFile(ctx, "bound container logs (json-file, 100m x 5)", daemonJSONPath, old, nw,
+		remote.WriteOptions{Sudo: true, Backup: true}, fileDiff(daemonJSONPath, old, nw))
 	if err != nil {
 		return err
 	}
 
-	cmds, err := hostStepsInstallCmds(ctx, h, in, mode)
+	cmds, err := dockerInstallCmds(ctx, h, in, mode)
 	if err != nil {
 		return err
 	}
 	for _, cmd := range cmds {
-		if err := hostStepsRunApt(ctx, h, cmd); err != nil {
+		if err := runApt(ctx, h, cmd); err != nil {
 			return err
 		}
 	}
 	if !in.enabled || !in.active {
-		if _, err := h.Run(ctx, "enable and start the docker service", remote.Command{Line: "systemctl enable --now docker", Sudo: true}); hostStepsRealErr(err) {
+		if _, err := h.Run(ctx, "enable and start the docker service", remote.Command{Line: "systemctl enable --now docker", Sudo: true}); realErr(err) {
 			return err
 		}
 	} else if changed && hadEngine {
-		if _, err := h.Run(ctx, "restart docker to apply the log limits", remote.Command{Line: "systemctl restart docker", Sudo: true}); hostStepsRealErr(err) {
+		if _, err := h.Run(ctx, "restart docker to apply the log limits", remote.Command{Line: "systemctl restart docker", Sudo: true}); realErr(err) {
 			return err
 		}
 	}
 	if in.user != "root" && !in.inGroup {
-		if _, err := h.Run(ctx, "let "+in.user+" use Docker (guide: usermod -aG docker)", remote.Command{Line: remote.Quote("usermod", "-aG", "docker", in.user), Sudo: true}); hostStepsRealErr(err) {
+		if _, err := h.Run(ctx, "let "+in.user+" use Docker (guide: usermod -aG docker)", remote.Command{Line: remote.Quote("usermod", "-aG", "docker", in.user), Sudo: true}); realErr(err) {
 			return err
 		}
 	}
 	return nil
 }
 
-// hostStepsInstallCmds plans the package commands for a mode; nothing when
+// dockerInstallCmds plans the package commands for a mode; nothing when
 // the packages are already there.
-func hostStepsInstallCmds(ctx context.Context, h *HostRunner, in hostStepsDockerInfo, mode string) ([]hostStepsAptCmd, error) {
+func dockerInstallCmds(ctx context.Context, h *HostRunner, in dockerInfo, mode string) ([]aptCmd, error) {
 	switch mode {
 	case "distro":
 		compose := ""
-		for _, p := range hostStepsComposePkgs {
+		for _, p := range composePkgs {
 			if in.installed[p] {
 				compose = p
 			}
@@ -254,34 +254,34 @@ func hostStepsInstallCmds(ctx context.Context, h *HostRunner, in hostStepsDocker
 		if in.installed["docker.io"] && compose != "" || in.installed["docker-ce"] {
 			return nil, nil
 		}
-		cmds := []hostStepsAptCmd{{"refresh the package lists", hostStepsAptEnv + "update"}}
+		cmds := []aptCmd{{"refresh the package lists", aptEnv + "update"}}
 		if compose == "" {
 			// apt-cache reads the lists as they are; in a dry run they may be stale.
-			if _, err := h.Run(ctx, cmds[0].purpose, remote.Command{Line: cmds[0].line, Sudo: true}); hostStepsRealErr(err) {
+			if _, err := h.Run(ctx, cmds[0].purpose, remote.Command{Line: cmds[0].line, Sudo: true}); realErr(err) {
 				return nil, err
 			}
 			cmds = nil
-			res, err := h.Query(ctx, "find the distribution's compose package", remote.Command{Line: remote.Quote(append([]string{"apt-cache", "policy"}, hostStepsComposePkgs...)...)})
+			res, err := h.Query(ctx, "find the distribution's compose package", remote.Command{Line: remote.Quote(append([]string{"apt-cache", "policy"}, composePkgs...)...)})
 			if err != nil {
 				return nil, err
 			}
-			compose = hostStepsPickCandidate(string(res.Stdout), hostStepsComposePkgs)
+			compose = pickCandidate(string(res.Stdout), composePkgs)
 			if compose == "" {
 				if !h.DryRun() {
-					return nil, &StepError{Step: "docker", Host: h.Host, Purpose: "find a docker compose package", Command: "apt-cache policy " + strings.Join(hostStepsComposePkgs, " "),
+					return nil, &StepError{Step: "docker", Host: h.Host, Purpose: "find a docker compose package", Command: "apt-cache policy " + strings.Join(composePkgs, " "),
 						Err: errors.New("none of them has an installation candidate"), Next: "enable the distribution's universe/main repositories, or use docker.install: official"}
 				}
 				compose = "docker-compose" // the dry run cannot refresh the lists; apply picks
 			}
 		}
-		return append(cmds, hostStepsAptCmd{"install the distribution's Docker", hostStepsAptEnv + "install -y " + remote.Quote("docker.io", compose)}), nil
+		return append(cmds, aptCmd{"install the distribution's Docker", aptEnv + "install -y " + remote.Quote("docker.io", compose)}), nil
 	case "official":
-		before, list, after := hostStepsOfficialCmds(in)
+		before, list, after := officialRepoCmds(in)
 		if before == nil && after == nil {
 			return nil, nil
 		}
 		for _, c := range before {
-			if err := hostStepsRunApt(ctx, h, c); err != nil {
+			if err := runApt(ctx, h, c); err != nil {
 				return nil, err
 			}
 		}
@@ -291,7 +291,7 @@ func hostStepsInstallCmds(ctx context.Context, h *HostRunner, in hostStepsDocker
 			return nil, err
 		}
 		if _, err := h.WriteFile(ctx, "add Docker's apt repository", listFile, old, list,
-			remote.WriteOptions{Sudo: true, Backup: true, BackupDir: backupDir, Mode: 0o644}, hostStepsDiff(listFile, old, list)); err != nil {
+			remote.WriteOptions{Sudo: true, Backup: true, BackupDir: backupDir, Mode: 0o644}, fileDiff(listFile, old, list)); err != nil {
 			return nil, err
 		}
 		return after, nil
@@ -299,15 +299,15 @@ func hostStepsInstallCmds(ctx context.Context, h *HostRunner, in hostStepsDocker
 	return nil, fmt.Errorf("docker.install %q is not known", mode)
 }
 
-type hostStepsAptCmd struct{ purpose, line string }
+type aptCmd struct{ purpose, line string }
 
-// hostStepsOfficialCmds is Docker's current apt instructions: a keyring file
+// officialRepoCmds is Docker's current apt instructions: a keyring file
 // under /etc/apt/keyrings referenced with signed-by (apt-key is deprecated).
 // before runs first, then the source list is written, then after. All nil
 // when the packages are there.
-func hostStepsOfficialCmds(in hostStepsDockerInfo) (before []hostStepsAptCmd, list []byte, after []hostStepsAptCmd) {
+func officialRepoCmds(in dockerInfo) (before []aptCmd, list []byte, after []aptCmd) {
 	missing := false
-	for _, p := range hostStepsOfficialPkgs {
+	for _, p := range officialPkgs {
 		missing = missing || !in.installed[p]
 	}
 	if !missing {
@@ -319,35 +319,35 @@ func hostStepsOfficialCmds(in hostStepsDockerInfo) (before []hostStepsAptCmd, li
 	}
 	repo := "https://download.docker.com/linux/" + osID
 	if !in.keyring {
-		before = []hostStepsAptCmd{
-			{"refresh the package lists", hostStepsAptEnv + "update"},
-			{"install what fetching Docker's key needs", hostStepsAptEnv + "install -y ca-certificates curl"},
+		before = []aptCmd{
+			{"refresh the package lists", aptEnv + "update"},
+			{"install what fetching Docker's key needs", aptEnv + "install -y ca-certificates curl"},
 			{"fetch Docker's apt key", "install -m 0755 -d /etc/apt/keyrings && curl -fsSL --max-time 60 " +
 				remote.Quote(repo+"/gpg") + " -o /etc/apt/keyrings/docker.asc && chmod a+r /etc/apt/keyrings/docker.asc"},
 		}
 	}
 	list = []byte(fmt.Sprintf("deb [arch=%s signed-by=/etc/apt/keyrings/docker.asc] %s %s stable\n", in.arch, repo, in.codename))
-	after = []hostStepsAptCmd{
-		{"refresh the package lists", hostStepsAptEnv + "update"},
-		{"install Docker's packages", hostStepsAptEnv + "install -y " + remote.Quote(hostStepsOfficialPkgs...)},
+	after = []aptCmd{
+		{"refresh the package lists", aptEnv + "update"},
+		{"install Docker's packages", aptEnv + "install -y " + remote.Quote(officialPkgs...)},
 	}
 	return before, list, after
 }
 
-// hostStepsRunApt runs one package command, bounded so a stuck mirror cannot hang the run.
-func hostStepsRunApt(ctx context.Context, h *HostRunner, c hostStepsAptCmd) error {
+// runApt runs one package command, bounded so a stuck mirror cannot hang the run.
+func runApt(ctx context.Context, h *HostRunner, c aptCmd) error {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Minute)
 	defer cancel()
 	res, err := h.Run(ctx, c.purpose, remote.Command{Line: c.line, Sudo: true})
-	if hostStepsRealErr(err) && strings.Contains(string(res.Stderr), "dpkg was interrupted") {
+	if realErr(err) && strings.Contains(string(res.Stderr), "dpkg was interrupted") {
 		// An earlier run was cut mid-install (host off, connection lost):
 		// finish dpkg's work as apt asks, then try once more.
 		if _, cerr := h.Run(ctx, "finish the package installation an interrupted run left",
-			remote.Command{Line: "DEBIAN_FRONTEND=noninteractive dpkg --configure -a", Sudo: true}); !hostStepsRealErr(cerr) {
+			remote.Command{Line: "DEBIAN_FRONTEND=noninteractive dpkg --configure -a", Sudo: true}); !realErr(cerr) {
 			_, err = h.Run(ctx, c.purpose, remote.Command{Line: c.line, Sudo: true})
 		}
 	}
-	if hostStepsRealErr(err) {
+	if realErr(err) {
 		var se *StepError
 		if errors.As(err, &se) && se.Next == "" && !errors.Is(err, remote.ErrConnectionLost) {
 			se.Next = "check the host's apt sources and network (run the command by hand to see apt's full answer), then run aginstall apply again"
@@ -357,8 +357,8 @@ func hostStepsRunApt(ctx context.Context, h *HostRunner, c hostStepsAptCmd) erro
 	return nil
 }
 
-// hostStepsPickCandidate returns the first package apt-cache policy offers.
-func hostStepsPickCandidate(policy string, prefer []string) string {
+// pickCandidate returns the first package apt-cache policy offers.
+func pickCandidate(policy string, prefer []string) string {
 	cand := map[string]bool{}
 	pkg := ""
 	for _, line := range strings.Split(policy, "\n") {
@@ -377,18 +377,18 @@ func hostStepsPickCandidate(policy string, prefer []string) string {
 	return ""
 }
 
-// hostStepsRealErr: an error other than "not run: dry run".
-func hostStepsRealErr(err error) bool { return err != nil && !errors.Is(err, ErrDryRun) }
+// realErr: an error other than "not run: dry run".
+func realErr(err error) bool { return err != nil && !errors.Is(err, ErrDryRun) }
 
-func hostStepsFirstLine(err error) string {
+func firstLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return s
 }
 
-// hostStepsMergeDaemonJSON sets json-file logging with max-size 100m and
+// mergeDaemonJSON sets json-file logging with max-size 100m and
 // max-file 5 in daemon.json, keeping every other key, their order and their
 // values; an already right file comes back unchanged (byte for byte).
-func hostStepsMergeDaemonJSON(old []byte) ([]byte, error) {
+func mergeDaemonJSON(old []byte) ([]byte, error) {
 	type kv struct {
 		k string
 		v json.RawMessage
@@ -396,7 +396,7 @@ func hostStepsMergeDaemonJSON(old []byte) ([]byte, error) {
 	var items []kv
 	if len(bytes.TrimSpace(old)) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(old))
-		bad := func(err error) error { return fmt.Errorf("%s is not a JSON object: %v", hostStepsDaemonJSON, err) }
+		bad := func(err error) error { return fmt.Errorf("%s is not a JSON object: %v", daemonJSONPath, err) }
 		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 			return nil, bad(fmt.Errorf("it does not start with {"))
 		}
@@ -439,7 +439,7 @@ func hostStepsMergeDaemonJSON(old []byte) ([]byte, error) {
 	opts := map[string]any{}
 	if raw, i := get("log-opts"); i >= 0 {
 		if err := json.Unmarshal(raw, &opts); err != nil {
-			return nil, fmt.Errorf("%s: log-opts is not an object: %v", hostStepsDaemonJSON, err)
+			return nil, fmt.Errorf("%s: log-opts is not an object: %v", daemonJSONPath, err)
 		}
 	}
 	if driver == "json-file" && opts["max-size"] == "100m" && opts["max-file"] == "5" {

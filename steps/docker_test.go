@@ -20,21 +20,21 @@ func TestMergeDaemonJSON(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := hostStepsMergeDaemonJSON([]byte(tc.old))
+			got, err := mergeDaemonJSON([]byte(tc.old))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if string(got) != tc.want {
 				t.Fatalf("got\n%s\nwant\n%s", got, tc.want)
 			}
-			again, _ := hostStepsMergeDaemonJSON(got)
+			again, _ := mergeDaemonJSON(got)
 			if string(again) != string(got) {
 				t.Fatalf("not idempotent:\n%s", again)
 			}
 		})
 	}
 	for _, bad := range []string{"[1]", "{\"a\": }", "{} x", `{"log-opts": 3}`} {
-		if _, err := hostStepsMergeDaemonJSON([]byte(bad)); err == nil || !strings.Contains(err.Error(), "daemon.json") {
+		if _, err := mergeDaemonJSON([]byte(bad)); err == nil || !strings.Contains(err.Error(), "daemon.json") {
 			t.Errorf("%q: err %v", bad, err)
 		}
 	}
@@ -45,15 +45,15 @@ func TestPickComposeCandidate(t *testing.T) {
 	ubuntu := "docker-compose-v2:\n  Installed: (none)\n  Candidate: 2.24.6\n" + debian12
 	none := "docker-compose-plugin:\n  Installed: (none)\n  Candidate: (none)\n"
 	for in, want := range map[string]string{debian12: "docker-compose", ubuntu: "docker-compose-v2", none: "", "": ""} {
-		if got := hostStepsPickCandidate(in, hostStepsComposePkgs); got != want {
+		if got := pickCandidate(in, composePkgs); got != want {
 			t.Errorf("%q: got %q want %q", in, got, want)
 		}
 	}
 }
 
 func TestOfficialDockerCommands(t *testing.T) {
-	in := hostStepsDockerInfo{installed: map[string]bool{}, osID: "ubuntu", codename: "noble", arch: "amd64"}
-	before, list, after := hostStepsOfficialCmds(in)
+	in := dockerInfo{installed: map[string]bool{}, osID: "ubuntu", codename: "noble", arch: "amd64"}
+	before, list, after := officialRepoCmds(in)
 	var lines []string
 	for _, c := range append(before, after...) {
 		lines = append(lines, c.line)
@@ -75,25 +75,25 @@ func TestOfficialDockerCommands(t *testing.T) {
 		t.Error("apt-key is deprecated")
 	}
 	in.osID, in.codename, in.keyring = "debian", "bookworm", true
-	before, list, _ = hostStepsOfficialCmds(in)
+	before, list, _ = officialRepoCmds(in)
 	if len(before) != 0 || !strings.Contains(string(list), "linux/debian bookworm") {
 		t.Errorf("debian with keyring: %v %q", before, list)
 	}
-	for _, p := range hostStepsOfficialPkgs {
+	for _, p := range officialPkgs {
 		in.installed[p] = true
 	}
-	if b, l, a := hostStepsOfficialCmds(in); b != nil || l != nil || a != nil {
+	if b, l, a := officialRepoCmds(in); b != nil || l != nil || a != nil {
 		t.Error("installed packages reinstalled")
 	}
 }
 
 func TestDockerProbeQuotesUser(t *testing.T) {
 	c := &Cluster{Hosts: []HostSpec{{Name: "h", User: "o'brien x"}}}
-	cmd := hostStepsDockerProbeCmd(c, "h")
+	cmd := dockerProbeCmd(c, "h")
 	if cmd.Line != `env 'AG_USER=o'"'"'brien x' sh -s` || !strings.Contains(string(cmd.Stdin), "id -nG") {
 		t.Fatalf("%q", cmd.Line)
 	}
-	in := hostStepsParseDockerInfo("user=ag\npkg=docker.io\npkg=docker-compose\ngroup=1\nactive=1\nos=debian\ncodename=bookworm\narch=amd64\n")
+	in := parseDockerInfo("user=ag\npkg=docker.io\npkg=docker-compose\ngroup=1\nactive=1\nos=debian\ncodename=bookworm\narch=amd64\n")
 	if in.user != "ag" || !in.installed["docker.io"] || !in.inGroup || in.enabled || !in.active || in.codename != "bookworm" {
 		t.Fatalf("%+v", in)
 	}

@@ -19,10 +19,10 @@ type limitsStep struct{}
 
 func init() { register(OrderLimits, limitsStep{}) }
 
-const hostStepsLimitsFile = "/etc/security/limits.conf"
+const limitsPath = "/etc/security/limits.conf"
 
 // The two lines the guide adds.
-var hostStepsLimitsWant = map[string]string{
+var limitsWant = map[string]string{
 	"soft": "* soft nofile 1000000",
 	"hard": "* hard nofile 1000000",
 }
@@ -32,13 +32,13 @@ func (limitsStep) Title() string             { return "Raise open-file limits" }
 func (limitsStep) Hosts(c *Cluster) []string { return AllHosts(c) }
 
 func (s limitsStep) Check(ctx context.Context, env *Env) []HostCheck {
-	return hostStepsCheckEach(ctx, env, s.ID(), s.Hosts(env.Cluster), func(ctx context.Context, h *HostRunner) HostCheck {
-		old, err := h.ReadFile(ctx, "read the limits", hostStepsLimitsFile, false)
+	return checkEachHost(ctx, env, s.ID(), s.Hosts(env.Cluster), func(ctx context.Context, h *HostRunner) HostCheck {
+		old, err := h.ReadFile(ctx, "read the limits", limitsPath, false)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return HostCheck{Status: Unknown, Reason: err.Error()}
 		}
-		if nw := hostStepsLimitsEdit(old); string(nw) != string(old) {
-			return HostCheck{Status: hostStepsNotDone(env, s.ID()), Reason: hostStepsLimitsFile + " lacks the lines: " + hostStepsChangedLines(old, nw),
+		if nw := editLimits(old); string(nw) != string(old) {
+			return HostCheck{Status: notDoneStatus(env, s.ID()), Reason: limitsPath + " lacks the lines: " + changedLines(old, nw),
 				Fix: "aginstall apply sets them"}
 		}
 		return HostCheck{Status: Done, Reason: "nofile 1000000 soft and hard for *"}
@@ -47,24 +47,24 @@ func (s limitsStep) Check(ctx context.Context, env *Env) []HostCheck {
 
 func (s limitsStep) Apply(ctx context.Context, env *Env) error {
 	return env.Each(ctx, s.ID(), s.Hosts(env.Cluster), func(ctx context.Context, h *HostRunner) error {
-		old, err := h.ReadFile(ctx, "read the limits", hostStepsLimitsFile, false)
+		old, err := h.ReadFile(ctx, "read the limits", limitsPath, false)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		nw := hostStepsLimitsEdit(old)
-		_, err = h.WriteFile(ctx, "set nofile limits", hostStepsLimitsFile, old, nw,
-			remote.WriteOptions{Sudo: true, Backup: true}, hostStepsDiff(hostStepsLimitsFile, old, nw))
+		nw := editLimits(old)
+		_, err = h.WriteFile(ctx, "set nofile limits", limitsPath, old, nw,
+			remote.WriteOptions{Sudo: true, Backup: true}, fileDiff(limitsPath, old, nw))
 		return err
 	})
 }
 
-// hostStepsLimitsEdit returns limits.conf with exactly one "* soft nofile
+// editLimits returns limits.conf with exactly one "* soft nofile
 // 1000000" and one "* hard nofile 1000000". The first existing nofile line
 // for * of each type is changed in place (so the diff shows a change, not an
 // addition), later ones of that type are dropped, a "* - nofile" line is
 // replaced by the pair; missing lines go before "# End of file" or at the end.
 // Every other line stays byte-identical.
-func hostStepsLimitsEdit(old []byte) []byte {
+func editLimits(old []byte) []byte {
 	lines := strings.SplitAfter(string(old), "\n")
 	if len(lines) > 0 && lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]
@@ -95,7 +95,7 @@ func hostStepsLimitsEdit(old []byte) []byte {
 		for _, t := range types {
 			if !seen[t] {
 				seen[t] = true
-				repl = append(repl, hostStepsLimitsWant[t])
+				repl = append(repl, limitsWant[t])
 			}
 		}
 		if len(repl) == 1 && strings.Join(f, " ") == repl[0] {
@@ -109,7 +109,7 @@ func hostStepsLimitsEdit(old []byte) []byte {
 	var missing []string
 	for _, t := range []string{"soft", "hard"} {
 		if !seen[t] {
-			missing = append(missing, hostStepsLimitsWant[t]+"\n")
+			missing = append(missing, limitsWant[t]+"\n")
 		}
 	}
 	if len(missing) > 0 {
@@ -128,16 +128,16 @@ func hostStepsLimitsEdit(old []byte) []byte {
 	return []byte(strings.Join(out, ""))
 }
 
-// hostStepsDiff is the unified diff a plan shows for a file.
-func hostStepsDiff(path string, old, nw []byte) string {
+// fileDiff is the unified diff a plan shows for a file.
+func fileDiff(path string, old, nw []byte) string {
 	if string(old) == string(nw) {
 		return ""
 	}
 	return udiff.Unified("a"+path, "b"+path, string(old), string(nw))
 }
 
-// hostStepsChangedLines names the lines that an edit adds, for a check's reason.
-func hostStepsChangedLines(old, nw []byte) string {
+// changedLines names the lines that an edit adds, for a check's reason.
+func changedLines(old, nw []byte) string {
 	had := map[string]bool{}
 	for _, l := range strings.Split(string(old), "\n") {
 		had[l] = true
@@ -151,17 +151,17 @@ func hostStepsChangedLines(old, nw []byte) string {
 	return strings.Join(add, ", ")
 }
 
-// hostStepsNotDone is Drifted when the step was done in an earlier run, else Todo.
-func hostStepsNotDone(env *Env, step string) Status {
+// notDoneStatus is Drifted when the step was done in an earlier run, else Todo.
+func notDoneStatus(env *Env, step string) Status {
 	if st := env.State.Get(step); st != nil && st.Status == Done {
 		return Drifted
 	}
 	return Todo
 }
 
-// hostStepsCheckEach runs a read-only per-host check in parallel and returns
+// checkEachHost runs a read-only per-host check in parallel and returns
 // the verdicts in host order; a host whose check cannot run is Unknown.
-func hostStepsCheckEach(ctx context.Context, env *Env, step string, hosts []string, fn func(ctx context.Context, h *HostRunner) HostCheck) []HostCheck {
+func checkEachHost(ctx context.Context, env *Env, step string, hosts []string, fn func(ctx context.Context, h *HostRunner) HostCheck) []HostCheck {
 	out := make([]HostCheck, len(hosts))
 	limit := env.Limit
 	if limit <= 0 {

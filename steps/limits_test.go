@@ -27,11 +27,11 @@ func TestLimitsEdit(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := string(hostStepsLimitsEdit([]byte(tc.old)))
+			got := string(editLimits([]byte(tc.old)))
 			if got != tc.want {
 				t.Fatalf("edit(%q)\n got %q\nwant %q", tc.old, got, tc.want)
 			}
-			if again := string(hostStepsLimitsEdit([]byte(got))); again != got {
+			if again := string(editLimits([]byte(got))); again != got {
 				t.Fatalf("not idempotent: %q -> %q", got, again)
 			}
 			if strings.Count(got, "soft nofile 1000000") != 1 && !strings.Contains(got, "\tsoft\t") {
@@ -43,7 +43,7 @@ func TestLimitsEdit(t *testing.T) {
 
 func TestLimitsDiffShowsAChange(t *testing.T) {
 	old := []byte("a\n* soft nofile 4096\n" + "* hard nofile 1000000\n")
-	d := hostStepsDiff(hostStepsLimitsFile, old, hostStepsLimitsEdit(old))
+	d := fileDiff(limitsPath, old, editLimits(old))
 	if !strings.Contains(d, "-* soft nofile 4096\n+* soft nofile 1000000\n") || !strings.Contains(d, "a/etc/security/limits.conf") {
 		t.Fatalf("diff:\n%s", d)
 	}

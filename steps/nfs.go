@@ -29,24 +29,24 @@ func (nfsStep) Inputs(c *Cluster) any {
 }
 
 const (
-	hostStepsMarker    = ".aginstall-shared"
-	hostStepsExports   = "/etc/exports"
-	hostStepsFstab     = "/etc/fstab"
-	hostStepsExportOpt = "rw,sync,no_root_squash,no_subtree_check"
-	hostStepsMountOpt  = "rw,hard,intr"
+	sharedMarker    = ".aginstall-shared"
+	exportsPath     = "/etc/exports"
+	fstabPath       = "/etc/fstab"
+	exportOptions   = "rw,sync,no_root_squash,no_subtree_check"
+	nfsMountOptions = "rw,hard,intr"
 )
 
-// hostStepsNFSProbeScript reads one host's view of the shared folder. AG_NFS
+// nfsProbeScript reads one host's view of the shared folder. AG_NFS
 // says what else to ask: "server" (the manager in export mode: nfsd, the
 // server package and service), "client" (another host in export mode: nfs,
 // nfs-common and the mount) or "none" (skip mode: the folder alone). Every
 // process costs the host CPU on each review, so only what the verdict reads
 // is asked.
-const hostStepsNFSProbeScript = `p=$AG_PATH
+const nfsProbeScript = `p=$AG_PATH
 if [ -d "$p" ]; then
 	echo dir=1
 	[ -d "$p/autograder-server/media_root" ] && echo media=1
-	[ -f "$p/` + hostStepsMarker + `" ] && echo "marker=$(head -c 200 "$p/` + hostStepsMarker + `")"
+	[ -f "$p/` + sharedMarker + `" ] && echo "marker=$(head -c 200 "$p/` + sharedMarker + `")"
 	command -v git >/dev/null 2>&1 && echo "head=$(git -c safe.directory='*' -C "$p" rev-parse -q --verify HEAD 2>/dev/null)"
 fi
 case $AG_NFS in
@@ -65,14 +65,14 @@ fi
 exit 0
 `
 
-type hostStepsNFSInfo struct {
+type nfsInfo struct {
 	dir, media, nfs, nfsd, enabled, active bool
 	marker, head, mount                    string
 	pkgs                                   map[string]bool
 }
 
-func hostStepsParseNFS(out string) hostStepsNFSInfo {
-	in := hostStepsNFSInfo{pkgs: map[string]bool{}}
+func parseNFS(out string) nfsInfo {
+	in := nfsInfo{pkgs: map[string]bool{}}
 	for _, line := range strings.Split(out, "\n") {
 		k, v, _ := strings.Cut(line, "=")
 		switch k {
@@ -101,15 +101,15 @@ func hostStepsParseNFS(out string) hostStepsNFSInfo {
 	return in
 }
 
-func hostStepsNFSProbe(ctx context.Context, c *Cluster, h *HostRunner) (hostStepsNFSInfo, error) {
+func probeNFS(ctx context.Context, c *Cluster, h *HostRunner) (nfsInfo, error) {
 	res, err := h.Query(ctx, "inspect the shared folder", remote.Command{
-		Line:  "env " + remote.Quote("AG_PATH="+c.Source.Path, "AG_NFS="+hostStepsNFSRole(c, h.Host)) + " sh -s",
-		Stdin: []byte(hostStepsNFSProbeScript), Sudo: true})
-	return hostStepsParseNFS(string(res.Stdout)), err
+		Line:  "env " + remote.Quote("AG_PATH="+c.Source.Path, "AG_NFS="+nfsRole(c, h.Host)) + " sh -s",
+		Stdin: []byte(nfsProbeScript), Sudo: true})
+	return parseNFS(string(res.Stdout)), err
 }
 
-// hostStepsNFSRole is the probe's AG_NFS for host: what NFS part it plays.
-func hostStepsNFSRole(c *Cluster, host string) string {
+// nfsRole is the probe's AG_NFS for host: what NFS part it plays.
+func nfsRole(c *Cluster, host string) string {
 	switch {
 	case c.NFS.Mode != "export":
 		return "none"
@@ -119,22 +119,22 @@ func hostStepsNFSRole(c *Cluster, host string) string {
 	return "client"
 }
 
-// hostStepsNoNFS is the plain-words error for a kernel without NFS.
+// noNFSError is the plain-words error for a kernel without NFS.
 // command and said are what was run and what the host answered.
-func hostStepsNoNFS(step, host, what, path, command, said string) error {
+func noNFSError(step, host, what, path, command, said string) error {
 	return &StepError{Step: step, Host: host, Purpose: what + " the source folder over NFS", Command: command,
 		Err:  fmt.Errorf("%s: this kernel cannot %s NFS (%s), so the source folder cannot be shared over NFS here", host, what, said),
 		Next: "set nfs.mode: skip in the cluster file and make " + path + " hold the manager's checkout on every host yourself (shared storage handled elsewhere), or use a kernel with NFS"}
 }
 
-// hostStepsNFSKernelProbe is how the probe tells (shown in errors).
+// nfsKernelProbe is how the probe tells (shown in errors).
 const (
-	hostStepsNFSKernelProbe  = "grep nfs /proc/filesystems || modprobe -n nfs"
-	hostStepsNFSDKernelProbe = "grep nfsd /proc/filesystems || modprobe -n nfsd"
+	nfsKernelProbe  = "grep nfs /proc/filesystems || modprobe -n nfs"
+	nfsdKernelProbe = "grep nfsd /proc/filesystems || modprobe -n nfsd"
 )
 
-// hostStepsNoSuchDevice picks mount's own line out of its error.
-func hostStepsNoSuchDevice(err error) string {
+// noSuchDevice picks mount's own line out of its error.
+func noSuchDevice(err error) string {
 	for _, l := range strings.Split(err.Error(), "\n") {
 		if strings.Contains(l, "No such device") {
 			return strings.TrimSpace(l)
@@ -143,8 +143,8 @@ func hostStepsNoSuchDevice(err error) string {
 	return "No such device"
 }
 
-// hostStepsManagerAddr is the address the other hosts mount from.
-func hostStepsManagerAddr(env *Env) string {
+// nfsManagerAddr is the address the other hosts mount from.
+func nfsManagerAddr(env *Env) string {
 	c := env.Cluster
 	if c.Swarm.AdvertiseAddress != "" {
 		return c.Swarm.AdvertiseAddress
@@ -156,9 +156,9 @@ func hostStepsManagerAddr(env *Env) string {
 	return m.Address
 }
 
-// hostStepsClientAddrs are the addresses the export is restricted to: where
+// nfsClientAddrs are the addresses the export is restricted to: where
 // each other host reaches the manager from.
-func hostStepsClientAddrs(env *Env) []string {
+func nfsClientAddrs(env *Env) []string {
 	c := env.Cluster
 	if c.NFS.Clients == "*" {
 		return []string{"*"}
@@ -174,41 +174,41 @@ func hostStepsClientAddrs(env *Env) []string {
 	return out
 }
 
-// hostStepsExportsLine is the one /etc/exports line for the source path.
-func hostStepsExportsLine(path string, clients []string) string {
+// exportsLine is the one /etc/exports line for the source path.
+func exportsLine(path string, clients []string) string {
 	if strings.ContainsAny(path, " \t\"") {
 		path = `"` + path + `"`
 	}
 	var b strings.Builder
 	b.WriteString(path)
 	for _, c := range clients {
-		fmt.Fprintf(&b, " %s(%s)", c, hostStepsExportOpt)
+		fmt.Fprintf(&b, " %s(%s)", c, exportOptions)
 	}
 	return b.String()
 }
 
-// hostStepsFstabEscape writes a path as fstab wants it (octal escapes).
-func hostStepsFstabEscape(p string) string {
+// fstabEscape writes a path as fstab wants it (octal escapes).
+func fstabEscape(p string) string {
 	r := strings.NewReplacer("\\", `\134`, " ", `\040`, "\t", `\011`, "\n", `\012`)
 	return r.Replace(p)
 }
 
-func hostStepsFstabUnescape(p string) string {
+func fstabUnescape(p string) string {
 	r := strings.NewReplacer(`\134`, "\\", `\040`, " ", `\011`, "\t", `\012`, "\n")
 	return r.Replace(p)
 }
 
-// hostStepsFstabLine is the guide's fstab line, with the manager's address.
-func hostStepsFstabLine(manager, path string) string {
-	p := hostStepsFstabEscape(path)
-	return fmt.Sprintf("%s:%s %s nfs %s 0 0", manager, p, p, hostStepsMountOpt)
+// fstabLine is the guide's fstab line, with the manager's address.
+func fstabLine(manager, path string) string {
+	p := fstabEscape(path)
+	return fmt.Sprintf("%s:%s %s nfs %s 0 0", manager, p, p, nfsMountOptions)
 }
 
-// hostStepsReplaceLine keeps exactly one line for a key: the first line whose
+// replaceLine keeps exactly one line for a key: the first line whose
 // key matches becomes want (unchanged bytes if it already is), later ones are
 // dropped, and want is appended when none matched. Comments and other lines
 // stay byte-identical.
-func hostStepsReplaceLine(old []byte, want string, key func(line string, fields []string) bool) []byte {
+func replaceLine(old []byte, want string, key func(line string, fields []string) bool) []byte {
 	lines := strings.SplitAfter(string(old), "\n")
 	if len(lines) > 0 && lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]
@@ -242,9 +242,9 @@ func hostStepsReplaceLine(old []byte, want string, key func(line string, fields 
 	return []byte(strings.Join(out, ""))
 }
 
-// hostStepsExportsEdit sets the export line of path in /etc/exports.
-func hostStepsExportsEdit(old []byte, path string, clients []string) []byte {
-	return hostStepsReplaceLine(old, hostStepsExportsLine(path, clients), func(l string, f []string) bool {
+// editExports sets the export line of path in /etc/exports.
+func editExports(old []byte, path string, clients []string) []byte {
+	return replaceLine(old, exportsLine(path, clients), func(l string, f []string) bool {
 		l = strings.TrimSpace(l)
 		if rest, ok := strings.CutPrefix(l, `"`); ok { // a quoted path may hold spaces
 			p, _, _ := strings.Cut(rest, `"`)
@@ -254,11 +254,11 @@ func hostStepsExportsEdit(old []byte, path string, clients []string) []byte {
 	})
 }
 
-// hostStepsFstabEdit sets the mount of path in /etc/fstab; a stale line for
+// editFstab sets the mount of path in /etc/fstab; a stale line for
 // the same mount point (another server, other options) is replaced.
-func hostStepsFstabEdit(old []byte, manager, path string) []byte {
-	return hostStepsReplaceLine(old, hostStepsFstabLine(manager, path), func(_ string, f []string) bool {
-		return len(f) >= 2 && hostStepsFstabUnescape(f[1]) == path
+func editFstab(old []byte, manager, path string) []byte {
+	return replaceLine(old, fstabLine(manager, path), func(_ string, f []string) bool {
+		return len(f) >= 2 && fstabUnescape(f[1]) == path
 	})
 }
 
@@ -266,22 +266,22 @@ func (s nfsStep) Check(ctx context.Context, env *Env) []HostCheck {
 	c := env.Cluster
 	// The manager's probe runs beside the others' (one round trip for the
 	// step, not two); each host's verdict waits for it.
-	var m hostStepsNFSInfo
+	var m nfsInfo
 	var err error
 	managerDone := make(chan struct{})
 	go func() {
 		defer close(managerDone)
-		m, err = hostStepsNFSProbe(ctx, c, env.On(s.ID(), c.Manager))
+		m, err = probeNFS(ctx, c, env.On(s.ID(), c.Manager))
 	}()
-	return hostStepsCheckEach(ctx, env, s.ID(), s.Hosts(c), func(ctx context.Context, h *HostRunner) HostCheck {
-		var in hostStepsNFSInfo
+	return checkEachHost(ctx, env, s.ID(), s.Hosts(c), func(ctx context.Context, h *HostRunner) HostCheck {
+		var in nfsInfo
 		var herr error
 		if h.Host != c.Manager {
-			in, herr = hostStepsNFSProbe(ctx, c, h)
+			in, herr = probeNFS(ctx, c, h)
 		}
 		<-managerDone
 		if err != nil {
-			return HostCheck{Status: Unknown, Reason: "cannot inspect the manager: " + hostStepsFirstLine(err)}
+			return HostCheck{Status: Unknown, Reason: "cannot inspect the manager: " + firstLine(err)}
 		}
 		if h.Host == c.Manager {
 			in = m
@@ -289,47 +289,47 @@ func (s nfsStep) Check(ctx context.Context, env *Env) []HostCheck {
 			return HostCheck{Status: Unknown, Reason: herr.Error()}
 		}
 		todo := func(reason, fix string) HostCheck {
-			return HostCheck{Status: hostStepsNotDone(env, s.ID()), Reason: reason, Fix: fix}
+			return HostCheck{Status: notDoneStatus(env, s.ID()), Reason: reason, Fix: fix}
 		}
 		if c.NFS.Mode == "export" && len(c.Workers()) > 0 {
 			if h.Host == c.Manager {
 				if !in.nfsd {
 					return HostCheck{Status: Todo, Reason: "this kernel cannot export NFS", Fix: "set nfs.mode: skip and share " + c.Source.Path + " yourself"}
 				}
-				old, err := h.ReadFile(ctx, "read the exports", hostStepsExports, false)
+				old, err := h.ReadFile(ctx, "read the exports", exportsPath, false)
 				if err != nil && !errors.Is(err, fs.ErrNotExist) {
 					return HostCheck{Status: Unknown, Reason: err.Error()}
 				}
 				switch {
 				case !in.pkgs["nfs-kernel-server"] || !in.enabled || !in.active:
 					return todo("nfs-kernel-server is not installed, enabled and running", "aginstall apply does it")
-				case string(hostStepsExportsEdit(old, c.Source.Path, hostStepsClientAddrs(env))) != string(old):
-					return todo(hostStepsExports+" does not export "+c.Source.Path+" as wanted", "aginstall apply sets the line")
+				case string(editExports(old, c.Source.Path, nfsClientAddrs(env))) != string(old):
+					return todo(exportsPath+" does not export "+c.Source.Path+" as wanted", "aginstall apply sets the line")
 				}
 			} else {
 				if !in.nfs {
 					return HostCheck{Status: Todo, Reason: "this kernel cannot mount NFS", Fix: "set nfs.mode: skip and share " + c.Source.Path + " yourself"}
 				}
-				old, err := h.ReadFile(ctx, "read the mounts", hostStepsFstab, false)
+				old, err := h.ReadFile(ctx, "read the mounts", fstabPath, false)
 				if err != nil && !errors.Is(err, fs.ErrNotExist) {
 					return HostCheck{Status: Unknown, Reason: err.Error()}
 				}
 				switch {
 				case !in.pkgs["nfs-common"]:
 					return todo("nfs-common is not installed", "aginstall apply installs it")
-				case string(hostStepsFstabEdit(old, hostStepsManagerAddr(env), c.Source.Path)) != string(old):
-					return todo(hostStepsFstab+" lacks the mount of "+c.Source.Path, "aginstall apply sets the line")
-				case !strings.HasPrefix(in.mount, hostStepsManagerAddr(env)+":"):
+				case string(editFstab(old, nfsManagerAddr(env), c.Source.Path)) != string(old):
+					return todo(fstabPath+" lacks the mount of "+c.Source.Path, "aginstall apply sets the line")
+				case !strings.HasPrefix(in.mount, nfsManagerAddr(env)+":"):
 					return todo(c.Source.Path+" is not mounted from the manager", "aginstall apply mounts it")
 				}
 			}
 		}
-		return hostStepsSharedVerdict(env, m, in, h.Host == c.Manager, todo)
+		return sharedVerdict(env, m, in, h.Host == c.Manager, todo)
 	})
 }
 
-// hostStepsSharedVerdict compares one host's view of the folder with the manager's.
-func hostStepsSharedVerdict(env *Env, m, in hostStepsNFSInfo, isManager bool, todo func(string, string) HostCheck) HostCheck {
+// sharedVerdict compares one host's view of the folder with the manager's.
+func sharedVerdict(env *Env, m, in nfsInfo, isManager bool, todo func(string, string) HostCheck) HostCheck {
 	c := env.Cluster
 	how := "shared over NFS"
 	if c.NFS.Mode == "skip" {
@@ -343,18 +343,18 @@ func hostStepsSharedVerdict(env *Env, m, in hostStepsNFSInfo, isManager bool, to
 	case isManager:
 		return HostCheck{Status: Done, Reason: how + "; marker and media_root in place"}
 	case !in.dir:
-		return HostCheck{Status: Todo, Reason: c.Source.Path + " does not exist on this host", Fix: hostStepsShareFix(c)}
+		return HostCheck{Status: Todo, Reason: c.Source.Path + " does not exist on this host", Fix: shareFix(c)}
 	case in.marker != m.marker:
 		why := "the marker the manager wrote is not there"
 		if in.head != m.head {
-			why += fmt.Sprintf(" and HEAD is %s, the manager's %s", hostStepsShort(in.head), hostStepsShort(m.head))
+			why += fmt.Sprintf(" and HEAD is %s, the manager's %s", shortSHA(in.head), shortSHA(m.head))
 		}
-		return HostCheck{Status: Todo, Reason: c.Source.Path + " is not the manager's folder: " + why, Fix: hostStepsShareFix(c)}
+		return HostCheck{Status: Todo, Reason: c.Source.Path + " is not the manager's folder: " + why, Fix: shareFix(c)}
 	}
 	return HostCheck{Status: Done, Reason: how + "; the manager's marker reads back here"}
 }
 
-func hostStepsShareFix(c *Cluster) string {
+func shareFix(c *Cluster) string {
 	if c.NFS.Mode == "skip" {
 		return "nfs.mode is skip: make " + c.Source.Path + " on this host the same folder as on the manager (your shared storage), or set nfs.mode: export"
 	}
@@ -371,14 +371,14 @@ func (s nfsStep) Apply(ctx context.Context, env *Env) error {
 	if c.NFS.Mode == "export" {
 		// Refuse before changing anything when a kernel cannot do NFS.
 		err := env.Each(ctx, s.ID(), s.Hosts(c), func(ctx context.Context, h *HostRunner) error {
-			in, err := hostStepsNFSProbe(ctx, c, h)
+			in, err := probeNFS(ctx, c, h)
 			switch {
 			case err != nil:
 				return err
 			case h.Host == c.Manager && !in.nfsd:
-				return hostStepsNoNFS(s.ID(), h.Host, "export", c.Source.Path, hostStepsNFSDKernelProbe, "no nfsd in /proc/filesystems and no nfsd module")
+				return noNFSError(s.ID(), h.Host, "export", c.Source.Path, nfsdKernelProbe, "no nfsd in /proc/filesystems and no nfsd module")
 			case h.Host != c.Manager && !in.nfs:
-				return hostStepsNoNFS(s.ID(), h.Host, "mount", c.Source.Path, hostStepsNFSKernelProbe, "no nfs in /proc/filesystems and no nfs module")
+				return noNFSError(s.ID(), h.Host, "mount", c.Source.Path, nfsKernelProbe, "no nfs in /proc/filesystems and no nfs module")
 			}
 			return nil
 		})
@@ -389,7 +389,7 @@ func (s nfsStep) Apply(ctx context.Context, env *Env) error {
 	var marker string
 	err := env.Each(ctx, s.ID(), ManagerOnly(c), func(ctx context.Context, h *HostRunner) error {
 		var err error
-		marker, err = hostStepsNFSManager(ctx, env, h)
+		marker, err = applyNFSManager(ctx, env, h)
 		return err
 	})
 	if err != nil {
@@ -397,72 +397,72 @@ func (s nfsStep) Apply(ctx context.Context, env *Env) error {
 	}
 	return env.Each(ctx, s.ID(), c.Workers(), func(ctx context.Context, h *HostRunner) error {
 		if c.NFS.Mode == "export" {
-			if err := hostStepsNFSClient(ctx, env, h); err != nil {
+			if err := applyNFSClient(ctx, env, h); err != nil {
 				return err
 			}
 		}
-		in, err := hostStepsNFSProbe(ctx, c, h)
+		in, err := probeNFS(ctx, c, h)
 		if err != nil || h.DryRun() {
 			return err
 		}
 		if marker != "" && in.marker == marker {
 			return nil
 		}
-		why := fmt.Errorf("%s on %s does not hold the marker the manager wrote in its %s", c.Source.Path, h.Host, hostStepsMarker)
+		why := fmt.Errorf("%s on %s does not hold the marker the manager wrote in its %s", c.Source.Path, h.Host, sharedMarker)
 		if !in.dir {
 			why = fmt.Errorf("%s does not exist on %s", c.Source.Path, h.Host)
 		}
-		return &StepError{Step: s.ID(), Host: h.Host, Purpose: "prove the folder is shared", Command: "read " + c.Source.Path + "/" + hostStepsMarker,
-			Err: why, Next: hostStepsShareFix(c) + ", then run aginstall apply again"}
+		return &StepError{Step: s.ID(), Host: h.Host, Purpose: "prove the folder is shared", Command: "read " + c.Source.Path + "/" + sharedMarker,
+			Err: why, Next: shareFix(c) + ", then run aginstall apply again"}
 	})
 }
 
-// hostStepsNFSManager exports the folder (export mode), creates media_root
+// applyNFSManager exports the folder (export mode), creates media_root
 // and writes the marker once; it returns the marker.
-func hostStepsNFSManager(ctx context.Context, env *Env, h *HostRunner) (string, error) {
+func applyNFSManager(ctx context.Context, env *Env, h *HostRunner) (string, error) {
 	c := env.Cluster
-	in, err := hostStepsNFSProbe(ctx, c, h)
+	in, err := probeNFS(ctx, c, h)
 	if err != nil {
 		return "", err
 	}
 	if c.NFS.Mode == "export" && len(c.Workers()) > 0 { // a lone manager shares with no one
 		if !in.pkgs["nfs-kernel-server"] {
-			for _, cmd := range []hostStepsAptCmd{{"refresh the package lists", hostStepsAptEnv + "update"},
-				{"install the NFS server", hostStepsAptEnv + "install -y nfs-kernel-server"}} {
-				if err := hostStepsRunApt(ctx, h, cmd); err != nil {
+			for _, cmd := range []aptCmd{{"refresh the package lists", aptEnv + "update"},
+				{"install the NFS server", aptEnv + "install -y nfs-kernel-server"}} {
+				if err := runApt(ctx, h, cmd); err != nil {
 					return "", err
 				}
 			}
 		}
-		old, err := h.ReadFile(ctx, "read the exports", hostStepsExports, false)
+		old, err := h.ReadFile(ctx, "read the exports", exportsPath, false)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return "", err
 		}
-		clients := hostStepsClientAddrs(env)
+		clients := nfsClientAddrs(env)
 		if len(clients) == 0 {
 			// An exports line without clients would share the folder with everyone.
 			return "", &StepError{Step: "nfs", Host: h.Host, Purpose: "export the source folder", Err: errors.New("no other host has an address to export to"),
 				Next: "add the other hosts to the cluster file, or set nfs.mode: skip"}
 		}
-		nw := hostStepsExportsEdit(old, c.Source.Path, clients)
-		changed, err := h.WriteFile(ctx, "export the source folder", hostStepsExports, old, nw,
-			remote.WriteOptions{Sudo: true, Backup: true}, hostStepsDiff(hostStepsExports, old, nw))
+		nw := editExports(old, c.Source.Path, clients)
+		changed, err := h.WriteFile(ctx, "export the source folder", exportsPath, old, nw,
+			remote.WriteOptions{Sudo: true, Backup: true}, fileDiff(exportsPath, old, nw))
 		if err != nil {
 			return "", err
 		}
 		if !in.enabled || !in.active {
-			if _, err := h.Run(ctx, "enable and start the NFS server", remote.Command{Line: "systemctl enable --now nfs-server", Sudo: true}); hostStepsRealErr(err) {
+			if _, err := h.Run(ctx, "enable and start the NFS server", remote.Command{Line: "systemctl enable --now nfs-server", Sudo: true}); realErr(err) {
 				return "", err
 			}
 		}
 		if changed {
-			if _, err := h.Run(ctx, "reload the exports", remote.Command{Line: "exportfs -ra", Sudo: true}); hostStepsRealErr(err) {
+			if _, err := h.Run(ctx, "reload the exports", remote.Command{Line: "exportfs -ra", Sudo: true}); realErr(err) {
 				return "", err
 			}
 		}
 	}
 	if !in.media {
-		if _, err := h.Run(ctx, "create media_root", remote.Command{Line: "mkdir -p " + remote.Quote(c.Source.Path+"/autograder-server/media_root"), Sudo: true}); hostStepsRealErr(err) {
+		if _, err := h.Run(ctx, "create media_root", remote.Command{Line: "mkdir -p " + remote.Quote(c.Source.Path+"/autograder-server/media_root"), Sudo: true}); realErr(err) {
 			return "", err
 		}
 	}
@@ -472,46 +472,46 @@ func hostStepsNFSManager(ctx context.Context, env *Env, h *HostRunner) (string, 
 	tok := make([]byte, 8)
 	_, _ = rand.Read(tok)
 	marker := "aginstall shared-folder check " + hex.EncodeToString(tok)
-	path := c.Source.Path + "/" + hostStepsMarker
+	path := c.Source.Path + "/" + sharedMarker
 	_, err = h.WriteFile(ctx, "write the shared-folder marker", path, nil, []byte(marker+"\n"),
 		remote.WriteOptions{Sudo: true, Mode: 0o644}, "+"+marker)
 	return marker, err
 }
 
-// hostStepsNFSClient mounts the manager's export on one other host.
-func hostStepsNFSClient(ctx context.Context, env *Env, h *HostRunner) error {
+// applyNFSClient mounts the manager's export on one other host.
+func applyNFSClient(ctx context.Context, env *Env, h *HostRunner) error {
 	c := env.Cluster
-	in, err := hostStepsNFSProbe(ctx, c, h)
+	in, err := probeNFS(ctx, c, h)
 	if err != nil {
 		return err
 	}
 	if !in.pkgs["nfs-common"] {
-		for _, cmd := range []hostStepsAptCmd{{"refresh the package lists", hostStepsAptEnv + "update"},
-			{"install the NFS client", hostStepsAptEnv + "install -y nfs-common"}} {
-			if err := hostStepsRunApt(ctx, h, cmd); err != nil {
+		for _, cmd := range []aptCmd{{"refresh the package lists", aptEnv + "update"},
+			{"install the NFS client", aptEnv + "install -y nfs-common"}} {
+			if err := runApt(ctx, h, cmd); err != nil {
 				return err
 			}
 		}
 	}
 	if !in.dir {
-		if _, err := h.Run(ctx, "create the mount point", remote.Command{Line: "mkdir -p " + remote.Quote(c.Source.Path), Sudo: true}); hostStepsRealErr(err) {
+		if _, err := h.Run(ctx, "create the mount point", remote.Command{Line: "mkdir -p " + remote.Quote(c.Source.Path), Sudo: true}); realErr(err) {
 			return err
 		}
 	}
-	addr := hostStepsManagerAddr(env)
-	old, err := h.ReadFile(ctx, "read the mounts", hostStepsFstab, false)
+	addr := nfsManagerAddr(env)
+	old, err := h.ReadFile(ctx, "read the mounts", fstabPath, false)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	nw := hostStepsFstabEdit(old, addr, c.Source.Path)
-	changed, err := h.WriteFile(ctx, "mount the manager's folder at boot", hostStepsFstab, old, nw,
-		remote.WriteOptions{Sudo: true, Backup: true}, hostStepsDiff(hostStepsFstab, old, nw))
+	nw := editFstab(old, addr, c.Source.Path)
+	changed, err := h.WriteFile(ctx, "mount the manager's folder at boot", fstabPath, old, nw,
+		remote.WriteOptions{Sudo: true, Backup: true}, fileDiff(fstabPath, old, nw))
 	if err != nil {
 		return err
 	}
 	if changed && in.mount != "" {
 		// A stale mount from elsewhere: take it down so the new line applies.
-		if _, err := h.Run(ctx, "unmount the stale mount", remote.Command{Line: "umount " + remote.Quote(c.Source.Path), Sudo: true}); hostStepsRealErr(err) {
+		if _, err := h.Run(ctx, "unmount the stale mount", remote.Command{Line: "umount " + remote.Quote(c.Source.Path), Sudo: true}); realErr(err) {
 			return err
 		}
 	}
@@ -519,9 +519,9 @@ func hostStepsNFSClient(ctx context.Context, env *Env, h *HostRunner) error {
 		_, err := h.Run(ctx, "mount it (guide: mount -a)", remote.Command{Line: "mount -a", Sudo: true})
 		var se *StepError
 		if errors.As(err, &se) && strings.Contains(se.Err.Error(), "No such device") {
-			return hostStepsNoNFS("nfs", h.Host, "mount", c.Source.Path, se.Command, "mount said: "+hostStepsNoSuchDevice(se.Err))
+			return noNFSError("nfs", h.Host, "mount", c.Source.Path, se.Command, "mount said: "+noSuchDevice(se.Err))
 		}
-		if hostStepsRealErr(err) {
+		if realErr(err) {
 			return err
 		}
 	}

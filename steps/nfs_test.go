@@ -23,20 +23,20 @@ func TestExportsEdit(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := string(hostStepsExportsEdit([]byte(tc.old), "/srv/ag", clients))
+			got := string(editExports([]byte(tc.old), "/srv/ag", clients))
 			if got != tc.want {
 				t.Fatalf("got %q\nwant %q", got, tc.want)
 			}
-			if again := string(hostStepsExportsEdit([]byte(got), "/srv/ag", clients)); again != got {
+			if again := string(editExports([]byte(got), "/srv/ag", clients)); again != got {
 				t.Fatalf("not idempotent: %q", again)
 			}
 		})
 	}
-	wide := hostStepsExportsLine("/srv/my ag", []string{"*"})
+	wide := exportsLine("/srv/my ag", []string{"*"})
 	if wide != `"/srv/my ag" *(rw,sync,no_root_squash,no_subtree_check)` {
 		t.Errorf("quoted: %q", wide)
 	}
-	got := string(hostStepsExportsEdit([]byte("\"/srv/my ag\" old(ro)\n/srv/my x(ro)\n"), "/srv/my ag", []string{"*"}))
+	got := string(editExports([]byte("\"/srv/my ag\" old(ro)\n/srv/my x(ro)\n"), "/srv/my ag", []string{"*"}))
 	if got != wide+"\n/srv/my x(ro)\n" {
 		t.Errorf("quoted path replaced: %q", got)
 	}
@@ -56,7 +56,7 @@ func TestFstabEdit(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := string(hostStepsFstabEdit([]byte(tc.old), "10.0.0.11", "/srv/ag"))
+			got := string(editFstab([]byte(tc.old), "10.0.0.11", "/srv/ag"))
 			if got != tc.want {
 				t.Fatalf("got %q\nwant %q", got, tc.want)
 			}
@@ -71,41 +71,41 @@ func TestFstabEdit(t *testing.T) {
 			}
 		})
 	}
-	odd := hostStepsFstabLine("m", "/srv/my ag")
+	odd := fstabLine("m", "/srv/my ag")
 	if odd != `m:/srv/my\040ag /srv/my\040ag nfs rw,hard,intr 0 0` {
 		t.Errorf("escaped: %q", odd)
 	}
 	stale := "m:/old /srv/my\\040ag nfs ro 0 0\n"
-	if got := string(hostStepsFstabEdit([]byte(stale), "m", "/srv/my ag")); got != odd+"\n" {
+	if got := string(editFstab([]byte(stale), "m", "/srv/my ag")); got != odd+"\n" {
 		t.Errorf("escaped stale line: %q", got)
 	}
 }
 
 func TestNFSProbeParseAndVerdict(t *testing.T) {
-	in := hostStepsParseNFS("dir=1\nmedia=1\nmarker=aginstall shared-folder check 00ff\nhead=abc\npkg=nfs-common\nmount=10.0.0.11:/srv/ag   nfs4\nnfs=1\n")
+	in := parseNFS("dir=1\nmedia=1\nmarker=aginstall shared-folder check 00ff\nhead=abc\npkg=nfs-common\nmount=10.0.0.11:/srv/ag   nfs4\nnfs=1\n")
 	if !in.dir || !in.media || in.marker != "aginstall shared-folder check 00ff" || !in.pkgs["nfs-common"] || in.mount != "10.0.0.11:/srv/ag nfs4" || !in.nfs || in.nfsd {
 		t.Fatalf("%+v", in)
 	}
 	env := &Env{Cluster: &Cluster{Source: SourceSpec{Path: "/srv/ag"}, NFS: NFSSpec{Mode: "skip"}}, State: &State{Steps: map[string]*StepState{}}}
 	todo := func(r, f string) HostCheck { return HostCheck{Status: Todo, Reason: r, Fix: f} }
-	if v := hostStepsSharedVerdict(env, in, in, false, todo); v.Status != Done || !strings.Contains(v.Reason, "handled elsewhere") {
+	if v := sharedVerdict(env, in, in, false, todo); v.Status != Done || !strings.Contains(v.Reason, "handled elsewhere") {
 		t.Errorf("same marker: %+v", v)
 	}
 	other := in
 	other.marker, other.head = "", "def"
-	v := hostStepsSharedVerdict(env, in, other, false, todo)
+	v := sharedVerdict(env, in, other, false, todo)
 	if v.Status != Todo || !strings.Contains(v.Reason, "HEAD is def, the manager's abc") || !strings.Contains(v.Fix, "nfs.mode is skip") {
 		t.Errorf("other folder: %+v", v)
 	}
 	noMedia := in
 	noMedia.media = false
-	if v := hostStepsSharedVerdict(env, noMedia, in, true, todo); v.Status != Todo || !strings.Contains(v.Reason, "media_root") {
+	if v := sharedVerdict(env, noMedia, in, true, todo); v.Status != Todo || !strings.Contains(v.Reason, "media_root") {
 		t.Errorf("media_root: %+v", v)
 	}
 }
 
 func TestNoNFSErrorIsPlain(t *testing.T) {
-	msg := hostStepsNoNFS("nfs", "node2", "mount", "/root/ag", "mount -a", "mount said: mount.nfs: No such device").Error()
+	msg := noNFSError("nfs", "node2", "mount", "/root/ag", "mount -a", "mount said: mount.nfs: No such device").Error()
 	for _, want := range []string{"node2: step nfs", "node2: this kernel cannot mount NFS (mount said: mount.nfs: No such device)",
 		"command: mount -a", "set nfs.mode: skip", "shared storage handled elsewhere"} {
 		if !strings.Contains(msg, want) {
@@ -121,13 +121,13 @@ func TestNFSProbeScriptRoles(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "autograder-server", "media_root"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, hostStepsMarker), []byte("aginstall shared-folder check 42\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, sharedMarker), []byte("aginstall shared-folder check 42\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	run := func(role string) string {
 		cmd := exec.Command("sh", "-s")
 		cmd.Env = append(os.Environ(), "AG_PATH="+dir, "AG_NFS="+role)
-		cmd.Stdin = strings.NewReader(hostStepsNFSProbeScript)
+		cmd.Stdin = strings.NewReader(nfsProbeScript)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", role, err, out)
@@ -135,7 +135,7 @@ func TestNFSProbeScriptRoles(t *testing.T) {
 		return string(out)
 	}
 	none := run("none")
-	in := hostStepsParseNFS(none)
+	in := parseNFS(none)
 	if !in.dir || !in.media || in.marker != "aginstall shared-folder check 42" {
 		t.Fatalf("none: %+v from %q", in, none)
 	}
@@ -151,10 +151,10 @@ func TestNFSProbeScriptRoles(t *testing.T) {
 	if cl := run("client"); strings.Contains(cl, "nfsd=1") || strings.Contains(cl, "enabled=") || strings.Contains(cl, "pkg=nfs-kernel-server") {
 		t.Errorf("client: %q", cl)
 	}
-	missing := hostStepsParseNFS(func() string {
+	missing := parseNFS(func() string {
 		cmd := exec.Command("sh", "-s")
 		cmd.Env = append(os.Environ(), "AG_PATH="+filepath.Join(dir, "nope"), "AG_NFS=none")
-		cmd.Stdin = strings.NewReader(hostStepsNFSProbeScript)
+		cmd.Stdin = strings.NewReader(nfsProbeScript)
 		out, _ := cmd.Output()
 		return string(out)
 	}())
@@ -162,11 +162,11 @@ func TestNFSProbeScriptRoles(t *testing.T) {
 		t.Errorf("missing folder: %+v", missing)
 	}
 	c := &Cluster{Manager: "m", NFS: NFSSpec{Mode: "export"}}
-	if hostStepsNFSRole(c, "m") != "server" || hostStepsNFSRole(c, "w") != "client" {
+	if nfsRole(c, "m") != "server" || nfsRole(c, "w") != "client" {
 		t.Error("export roles")
 	}
 	c.NFS.Mode = "skip"
-	if hostStepsNFSRole(c, "m") != "none" {
+	if nfsRole(c, "m") != "none" {
 		t.Error("skip role")
 	}
 }

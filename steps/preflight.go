@@ -7,19 +7,19 @@ import (
 	"strings"
 )
 
-// hostStepsNeed is what one label asks of the host that carries it. The guide
+// preflightNeed is what one label asks of the host that carries it. The guide
 // only says that database and webserver hosts want "a healthy amount of RAM",
 // that graders can be small, and that disk matters most for the database and
 // the shared source folder; these figures are this installer's reading of
 // that for a course-sized site. Too little is a warning, not a refusal: a
 // small test site is legitimate.
-type hostStepsNeed struct {
+type preflightNeed struct {
 	label  string
 	memGB  float64
 	diskGB float64 // free on /
 }
 
-var hostStepsNeeds = []hostStepsNeed{
+var preflightNeeds = []preflightNeed{
 	{"database", 4, 20},
 	{"webserver", 4, 0},
 	{"django_app", 4, 0},
@@ -34,16 +34,16 @@ var hostStepsNeeds = []hostStepsNeed{
 }
 
 const (
-	// hostStepsSourceGB is the free space the manager wants under the source
+	// sourceGB is the free space the manager wants under the source
 	// path: the checkout, built images' context and media_root (submissions).
-	hostStepsSourceGB = 10
-	// hostStepsMaxSkew is the clock skew swarm's TLS and raft put up with here.
-	hostStepsMaxSkew = 2.0
+	sourceGB = 10
+	// maxClockSkew is the clock skew swarm's TLS and raft put up with here.
+	maxClockSkew = 2.0
 )
 
-// hostStepsSlack accepts what a machine sold as N GB reports (MemTotal leaves
+// sizeSlack accepts what a machine sold as N GB reports (MemTotal leaves
 // out the kernel's reserve, df the filesystem's).
-const hostStepsSlack = 0.9
+const sizeSlack = 0.9
 
 // Preflight turns the hosts' facts into findings, in the cluster file's host
 // order. Hosts without facts (unreachable) are left out: discovery reports them.
@@ -59,15 +59,15 @@ func Preflight(c *Cluster, facts map[string]*Facts) []Finding {
 			continue
 		}
 		byHostname[f.Hostname] = append(byHostname[f.Hostname], h.Name)
-		if sev, msg := hostStepsOSVerdict(f); sev != "" {
+		if sev, msg := osVerdict(f); sev != "" {
 			add(h.Name, sev, "os", msg, "use Ubuntu 20.04 or newer or Debian 11 or newer")
 		}
 		if f.Sudo == "none" && !f.IsRoot {
 			add(h.Name, Blocker, "sudo", "the SSH user is not root and cannot use sudo",
 				"add the user to the sudo group (usermod -aG sudo USER) or connect as root")
 		}
-		if skew := f.ClockOffset; skew > hostStepsMaxSkew || skew < -hostStepsMaxSkew {
-			add(h.Name, Blocker, "clock", fmt.Sprintf("the clock is %+.1f s off the manager's (more than %.0f s): swarm certificates and raft need agreeing clocks", skew, hostStepsMaxSkew),
+		if skew := f.ClockOffset; skew > maxClockSkew || skew < -maxClockSkew {
+			add(h.Name, Blocker, "clock", fmt.Sprintf("the clock is %+.1f s off the manager's (more than %.0f s): swarm certificates and raft need agreeing clocks", skew, maxClockSkew),
 				"enable time sync on every host (timedatectl set-ntp true, or chrony)")
 		}
 		if !f.IPVS {
@@ -83,20 +83,20 @@ func Preflight(c *Cluster, facts map[string]*Facts) []Finding {
 			add(h.Name, Blocker, "nfs", fmt.Sprintf("%s: this kernel has no NFS support, so it cannot share or mount the source folder over NFS", h.Name),
 				"set nfs.mode: skip and provide the source folder on every host yourself (shared storage handled elsewhere), or use a kernel with NFS")
 		}
-		if hostStepsHas(h.Labels, "webserver") {
-			if taken := hostStepsForeignListeners(f.Ports8043); len(taken) > 0 {
+		if contains(h.Labels, "webserver") {
+			if taken := foreignListeners(f.Ports8043); len(taken) > 0 {
 				add(h.Name, Blocker, "ports", "ports 80/443 are already taken on the webserver host: "+strings.Join(taken, ", "),
 					"stop the program listening there (e.g. systemctl disable --now apache2 nginx), or put the webserver label on another host")
 			}
 		}
-		for _, fd := range hostStepsSizeFindings(c, h, f) {
+		for _, fd := range sizeFindings(c, h, f) {
 			out = append(out, fd)
 		}
 		if c.Docker.Install == "skip" {
 			if f.Docker == "" {
 				add(h.Name, Blocker, "docker", "docker.install is skip but no Docker engine is installed",
 					"install Docker 20.10 or newer yourself, or set docker.install: distro or official")
-			} else if !hostStepsVersionAtLeast(f.Docker, 20, 10) {
+			} else if !versionAtLeast(f.Docker, 20, 10) {
 				add(h.Name, Blocker, "docker", fmt.Sprintf("Docker %s is older than 20.10 and docker.install is skip", f.Docker),
 					"upgrade Docker yourself, or set docker.install: official")
 			}
@@ -121,9 +121,9 @@ func Preflight(c *Cluster, facts map[string]*Facts) []Finding {
 	return out
 }
 
-// hostStepsOSVerdict: Ubuntu ≥ 20.04 and Debian ≥ 11 are fine; Ubuntu 16.04
+// osVerdict: Ubuntu ≥ 20.04 and Debian ≥ 11 are fine; Ubuntu 16.04
 // and 18.04 (the guide's) work but are end of life; the rest is refused.
-func hostStepsOSVerdict(f *Facts) (Severity, string) {
+func osVerdict(f *Facts) (Severity, string) {
 	name := f.OSName
 	if name == "" {
 		name = "an unknown system"
@@ -131,7 +131,7 @@ func hostStepsOSVerdict(f *Facts) (Severity, string) {
 	if f.OSID == "" {
 		return Blocker, fmt.Sprintf("%s is not a supported Linux (no /etc/os-release)", name)
 	}
-	major, minor := hostStepsVersion(f.OSVersion)
+	major, minor := parseVersion(f.OSVersion)
 	switch f.OSID {
 	case "ubuntu":
 		switch {
@@ -148,8 +148,8 @@ func hostStepsOSVerdict(f *Facts) (Severity, string) {
 	return Blocker, fmt.Sprintf("%s is not supported (Ubuntu 20.04+ or Debian 11+)", name)
 }
 
-// hostStepsVersion reads "20.10.24+dfsg1" or "22.04" as major, minor.
-func hostStepsVersion(v string) (int, int) {
+// parseVersion reads "20.10.24+dfsg1" or "22.04" as major, minor.
+func parseVersion(v string) (int, int) {
 	parts := strings.SplitN(v, ".", 3)
 	num := func(s string) int {
 		end := 0
@@ -167,12 +167,12 @@ func hostStepsVersion(v string) (int, int) {
 	return major, minor
 }
 
-func hostStepsVersionAtLeast(v string, major, minor int) bool {
-	a, b := hostStepsVersion(v)
+func versionAtLeast(v string, major, minor int) bool {
+	a, b := parseVersion(v)
 	return a > major || (a == major && b >= minor)
 }
 
-func hostStepsHas(list []string, s string) bool {
+func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
 			return true
@@ -181,9 +181,9 @@ func hostStepsHas(list []string, s string) bool {
 	return false
 }
 
-// hostStepsForeignListeners drops listeners that are Docker's own (a stack
+// foreignListeners drops listeners that are Docker's own (a stack
 // already deployed by an earlier run publishes 80/443 through them).
-func hostStepsForeignListeners(listeners []string) []string {
+func foreignListeners(listeners []string) []string {
 	var out []string
 	for _, l := range listeners {
 		addr, proc, _ := strings.Cut(l, " ")
@@ -198,13 +198,13 @@ func hostStepsForeignListeners(listeners []string) []string {
 	return out
 }
 
-// hostStepsSizeFindings compares memory and free disk with what the host's
+// sizeFindings compares memory and free disk with what the host's
 // labels (and holding the source folder) ask for.
-func hostStepsSizeFindings(c *Cluster, h HostSpec, f *Facts) []Finding {
+func sizeFindings(c *Cluster, h HostSpec, f *Facts) []Finding {
 	var memGB, diskGB float64
 	var memWhy, diskWhy []string
-	for _, n := range hostStepsNeeds {
-		if !hostStepsHas(h.Labels, n.label) {
+	for _, n := range preflightNeeds {
+		if !contains(h.Labels, n.label) {
 			continue
 		}
 		if n.memGB > memGB {
@@ -220,32 +220,32 @@ func hostStepsSizeFindings(c *Cluster, h HostSpec, f *Facts) []Finding {
 	}
 	var out []Finding
 	have := func(mb int) float64 { return float64(mb) / 1024 }
-	if memGB > 0 && have(f.MemoryMB) < memGB*hostStepsSlack {
+	if memGB > 0 && have(f.MemoryMB) < memGB*sizeSlack {
 		out = append(out, Finding{Host: h.Name, Severity: Warning, Code: "memory",
 			Message: fmt.Sprintf("%.1f GB of RAM; its labels (%s) want at least %.0f GB", have(f.MemoryMB), strings.Join(memWhy, ", "), memGB),
 			Fix:     "add memory, or move those labels to a bigger host"})
 	}
-	if diskGB > 0 && have(f.DiskFreeMB) < diskGB*hostStepsSlack {
+	if diskGB > 0 && have(f.DiskFreeMB) < diskGB*sizeSlack {
 		out = append(out, Finding{Host: h.Name, Severity: Warning, Code: "disk",
 			Message: fmt.Sprintf("%.1f GB free on /; its labels (%s) want at least %.0f GB", have(f.DiskFreeMB), strings.Join(diskWhy, ", "), diskGB),
 			Fix:     "free or add disk space, or move those labels to a bigger host"})
 	}
-	if h.Name == c.Manager && have(f.SourceFreeMB) < hostStepsSourceGB*hostStepsSlack {
+	if h.Name == c.Manager && have(f.SourceFreeMB) < sourceGB*sizeSlack {
 		out = append(out, Finding{Host: h.Name, Severity: Warning, Code: "disk",
-			Message: fmt.Sprintf("%.1f GB free under %s; the source folder (with media_root) wants at least %d GB", have(f.SourceFreeMB), c.Source.Path, hostStepsSourceGB),
+			Message: fmt.Sprintf("%.1f GB free under %s; the source folder (with media_root) wants at least %d GB", have(f.SourceFreeMB), c.Source.Path, sourceGB),
 			Fix:     "free or add disk space there, or choose another source.path"})
 	}
 	return out
 }
 
-// hostStepsSwarmPorts are the ports swarm needs from every node to the manager.
-var hostStepsSwarmPorts = []string{"tcp/2377", "tcp/7946", "udp/7946", "udp/4789"}
+// swarmPorts are the ports swarm needs from every node to the manager.
+var swarmPorts = []string{"tcp/2377", "tcp/7946", "udp/7946", "udp/4789"}
 
-// hostStepsPortFindings reads the port probe: the manager's listener output
+// portFindings reads the port probe: the manager's listener output
 // and each other host's sender output. A port the listener could not bind
 // (in use) counts as reached when the host's TCP connect succeeded; UDP on a
 // busy port cannot be told and is not reported.
-func hostStepsPortFindings(manager, managerAddr, listener string, senders map[string]string) []Finding {
+func portFindings(manager, managerAddr, listener string, senders map[string]string) []Finding {
 	const fix = "open 2377/tcp, 7946/tcp+udp and 4789/udp from every host to the manager (firewall, ufw, cloud security group), then run again"
 	if strings.Contains(listener, "nopython") {
 		return []Finding{{Host: manager, Severity: Warning, Code: "swarm-ports",
@@ -271,7 +271,7 @@ func hostStepsPortFindings(manager, managerAddr, listener string, senders map[st
 			continue
 		}
 		var missing []string
-		for _, p := range hostStepsSwarmPorts {
+		for _, p := range swarmPorts {
 			ok := heard[p+" "+host]
 			if state[p] == "busy" {
 				ok = !strings.HasPrefix(p, "tcp/") || strings.Contains(said, p+"=ok")

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func hostStepsTestCluster() *Cluster {
+func testCluster() *Cluster {
 	return &Cluster{
 		Manager: "m",
 		Hosts: []HostSpec{
@@ -19,8 +19,8 @@ func hostStepsTestCluster() *Cluster {
 	}
 }
 
-// hostStepsGoodFacts is a host that passes every check.
-func hostStepsGoodFacts(name string) *Facts {
+// goodFacts is a host that passes every check.
+func goodFacts(name string) *Facts {
 	return &Facts{Hostname: name, OSID: "ubuntu", OSVersion: "22.04", OSName: "Ubuntu 22.04.4 LTS", CPUs: 8,
 		MemoryMB: 16000, DiskFreeMB: 100000, SourceFreeMB: 100000, IsRoot: true, Sudo: "root",
 		Docker: "24.0.7", NFSKernel: true, IPVS: true}
@@ -76,8 +76,8 @@ func TestPreflight(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := hostStepsTestCluster()
-			m, w := hostStepsGoodFacts("m"), hostStepsGoodFacts("w")
+			c := testCluster()
+			m, w := goodFacts("m"), goodFacts("w")
 			tc.edit(c, m, w)
 			got := Preflight(c, map[string]*Facts{"m": m, "w": w})
 			var codes []string
@@ -98,8 +98,8 @@ func TestPreflight(t *testing.T) {
 }
 
 func TestPreflightSkipsHostsWithoutFacts(t *testing.T) {
-	c := hostStepsTestCluster()
-	if got := Preflight(c, map[string]*Facts{"m": hostStepsGoodFacts("m")}); len(got) != 0 {
+	c := testCluster()
+	if got := Preflight(c, map[string]*Facts{"m": goodFacts("m")}); len(got) != 0 {
 		t.Fatalf("findings for a host without facts: %+v", got)
 	}
 }
@@ -146,7 +146,7 @@ reach=10.213.0.11
 listen=0.0.0.0:80 nginx
 time_end=1700000000.300
 `
-	f, start, end := hostStepsParseFacts(out)
+	f, start, end := parseFacts(out)
 	if start != 1700000000.25 || end != 1700000000.3 {
 		t.Errorf("times %v %v", start, end)
 	}
@@ -168,11 +168,11 @@ time_end=1700000000.300
 }
 
 func TestParseFactsNoDockerNotLinux(t *testing.T) {
-	f, _, _ := hostStepsParseFacts("uname_s=FreeBSD\nhostname=bsd\nuid=0\nsudo=root\n")
+	f, _, _ := parseFacts("uname_s=FreeBSD\nhostname=bsd\nuid=0\nsudo=root\n")
 	if f.OSName != "FreeBSD" || f.OSID != "" || f.DockerAccess != "none" || f.Docker != "" || !f.IsRoot {
 		t.Fatalf("%+v", f)
 	}
-	if sev, _ := hostStepsOSVerdict(f); sev != Blocker {
+	if sev, _ := osVerdict(f); sev != Blocker {
 		t.Fatal("FreeBSD accepted")
 	}
 }
@@ -201,7 +201,7 @@ func TestPortFindings(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := hostStepsPortFindings("m", "10.0.0.1", tc.listener, tc.senders)
+			got := portFindings("m", "10.0.0.1", tc.listener, tc.senders)
 			if len(got) != len(tc.want) {
 				t.Fatalf("got %+v, want %q", got, tc.want)
 			}

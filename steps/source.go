@@ -23,12 +23,12 @@ func (sourceStep) Title() string             { return "Check out the source" }
 func (sourceStep) Hosts(c *Cluster) []string { return ManagerOnly(c) }
 func (sourceStep) Inputs(c *Cluster) any     { return c.Source }
 
-// hostStepsGit runs git as root on any checkout: the folder may belong to
+// gitCmd runs git as root on any checkout: the folder may belong to
 // another user (and git refuses "dubious ownership" otherwise), and no
 // credential prompt may ever wait for a terminal.
-const hostStepsGit = "GIT_TERMINAL_PROMPT=0 git -c safe.directory='*' "
+const gitCmd = "GIT_TERMINAL_PROMPT=0 git -c safe.directory='*' "
 
-const hostStepsSourceProbe = `p=$AG_PATH
+const sourceProbeScript = `p=$AG_PATH
 if command -v git >/dev/null 2>&1; then
 	out=$(GIT_TERMINAL_PROMPT=0 timeout 60 git ls-remote -- "$AG_REPO" "$AG_REF" "$AG_REF^{}" 2>&1)
 	echo "ls_remote_exit=$?"
@@ -54,8 +54,8 @@ g status --porcelain --untracked-files=no 2>&1 | sed 's/^/changed=/'
 g submodule foreach --recursive --quiet 'git status --porcelain --untracked-files=no | sed "s|^\(..\) |\1 $displaypath/|"' 2>/dev/null | sed 's/^/changed=/'
 `
 
-// hostStepsSource is what the probe says about the checkout.
-type hostStepsSource struct {
+// sourceState is what the probe says about the checkout.
+type sourceState struct {
 	gitMissing bool
 	state      string // absent | empty | notgit | checkout
 	url        string
@@ -69,8 +69,8 @@ type hostStepsSource struct {
 	changed    []string // tracked files changed, as "M path" (inside submodules too)
 }
 
-func hostStepsParseSource(out string) hostStepsSource {
-	s := hostStepsSource{remote: map[string]string{}}
+func parseSource(out string) sourceState {
+	s := sourceState{remote: map[string]string{}}
 	var lsOut []string
 	for _, line := range strings.Split(out, "\n") {
 		k, v, _ := strings.Cut(line, "=")
@@ -108,11 +108,11 @@ func hostStepsParseSource(out string) hostStepsSource {
 	return s
 }
 
-var hostStepsHexRe = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
+var hexRe = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
 
-// hostStepsResolveRef says what source.ref is in the repository: a branch,
+// resolveRef says what source.ref is in the repository: a branch,
 // a tag (peeled to its commit) or a commit id; "" kind when it is none.
-func hostStepsResolveRef(s hostStepsSource, ref string) (kind, commit string) {
+func resolveRef(s sourceState, ref string) (kind, commit string) {
 	if c, ok := s.remote["refs/heads/"+ref]; ok {
 		return "branch", c
 	}
@@ -122,7 +122,7 @@ func hostStepsResolveRef(s hostStepsSource, ref string) (kind, commit string) {
 	if c, ok := s.remote["refs/tags/"+ref]; ok {
 		return "tag", c
 	}
-	if hostStepsHexRe.MatchString(ref) {
+	if hexRe.MatchString(ref) {
 		if strings.HasPrefix(s.localRef, ref) {
 			return "commit", s.localRef
 		}
@@ -134,16 +134,16 @@ func hostStepsResolveRef(s hostStepsSource, ref string) (kind, commit string) {
 	return "", ""
 }
 
-// hostStepsSameRepo compares remote URLs ignoring a trailing slash or .git.
-func hostStepsSameRepo(a, b string) bool {
+// sameRepo compares remote URLs ignoring a trailing slash or .git.
+func sameRepo(a, b string) bool {
 	norm := func(s string) string {
 		return strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(s), "/"), ".git")
 	}
 	return norm(a) == norm(b)
 }
 
-// hostStepsSubmodulesReady: every submodule checked out at its recorded commit.
-func hostStepsSubmodulesReady(subs []string) (bool, string) {
+// submodulesReady: every submodule checked out at its recorded commit.
+func submodulesReady(subs []string) (bool, string) {
 	for _, l := range subs {
 		if l == "" {
 			continue
@@ -160,70 +160,70 @@ func hostStepsSubmodulesReady(subs []string) (bool, string) {
 	return true, ""
 }
 
-func hostStepsSourceProbeCmd(c *Cluster) remote.Command {
+func sourceProbeCmd(c *Cluster) remote.Command {
 	return remote.Command{
 		Line:  "env " + remote.Quote("AG_PATH="+c.Source.Path, "AG_REPO="+c.Source.Repo, "AG_REF="+c.Source.Ref) + " sh -s",
-		Stdin: []byte(hostStepsSourceProbe), Sudo: true,
+		Stdin: []byte(sourceProbeScript), Sudo: true,
 	}
 }
 
 func (s sourceStep) Check(ctx context.Context, env *Env) []HostCheck {
 	c := env.Cluster
-	return hostStepsCheckEach(ctx, env, s.ID(), s.Hosts(c), func(ctx context.Context, h *HostRunner) HostCheck {
-		res, err := h.Query(ctx, "inspect the checkout", hostStepsSourceProbeCmd(c))
+	return checkEachHost(ctx, env, s.ID(), s.Hosts(c), func(ctx context.Context, h *HostRunner) HostCheck {
+		res, err := h.Query(ctx, "inspect the checkout", sourceProbeCmd(c))
 		if err != nil {
 			return HostCheck{Status: Unknown, Reason: err.Error()}
 		}
-		src := hostStepsParseSource(string(res.Stdout))
+		src := parseSource(string(res.Stdout))
 		switch {
 		case src.gitMissing:
-			return HostCheck{Status: hostStepsNotDone(env, s.ID()), Reason: "git is not installed on the manager", Fix: "aginstall apply installs it and clones " + c.Source.Repo}
+			return HostCheck{Status: notDoneStatus(env, s.ID()), Reason: "git is not installed on the manager", Fix: "aginstall apply installs it and clones " + c.Source.Repo}
 		case src.state == "absent" || src.state == "empty":
-			return HostCheck{Status: hostStepsNotDone(env, s.ID()), Reason: c.Source.Path + " holds no checkout yet", Fix: "aginstall apply clones " + c.Source.Repo}
+			return HostCheck{Status: notDoneStatus(env, s.ID()), Reason: c.Source.Path + " holds no checkout yet", Fix: "aginstall apply clones " + c.Source.Repo}
 		case src.state == "notgit":
 			return HostCheck{Status: Todo, Reason: c.Source.Path + " exists and is not a git checkout", Fix: "move it away, or choose another source.path"}
-		case !hostStepsSameRepo(src.url, c.Source.Repo):
+		case !sameRepo(src.url, c.Source.Repo):
 			return HostCheck{Status: Drifted, Reason: fmt.Sprintf("%s is a checkout of %s, not %s", c.Source.Path, src.url, c.Source.Repo),
 				Fix: "set source.repo to that URL, or move the folder away"}
 		}
-		kind, want := hostStepsResolveRef(src, c.Source.Ref)
+		kind, want := resolveRef(src, c.Source.Ref)
 		local := ""
 		if len(src.changed) > 0 {
-			local = fmt.Sprintf("; %d files changed locally (%s)", len(src.changed), hostStepsShortList(src.changed))
+			local = fmt.Sprintf("; %d files changed locally (%s)", len(src.changed), shortList(src.changed))
 		}
 		if kind == "" {
 			return HostCheck{Status: Todo, Reason: fmt.Sprintf("%s has no branch, tag or commit %q", c.Source.Repo, c.Source.Ref), Fix: "fix source.ref"}
 		}
 		if want == "" || src.head != want {
-			return HostCheck{Status: hostStepsNotDone(env, s.ID()), Reason: fmt.Sprintf("HEAD is %s, %s %s is %s%s", hostStepsShort(src.head), kind, c.Source.Ref, hostStepsShort(want), local),
+			return HostCheck{Status: notDoneStatus(env, s.ID()), Reason: fmt.Sprintf("HEAD is %s, %s %s is %s%s", shortSHA(src.head), kind, c.Source.Ref, shortSHA(want), local),
 				Fix: "aginstall apply checks it out (refused while tracked files are changed)"}
 		}
-		if ok, why := hostStepsSubmodulesReady(src.subs); !ok {
-			return HostCheck{Status: hostStepsNotDone(env, s.ID()), Reason: why, Fix: "aginstall apply runs git submodule update --init --recursive"}
+		if ok, why := submodulesReady(src.subs); !ok {
+			return HostCheck{Status: notDoneStatus(env, s.ID()), Reason: why, Fix: "aginstall apply runs git submodule update --init --recursive"}
 		}
-		return HostCheck{Status: Done, Reason: fmt.Sprintf("%s %s at %s, submodules ready%s", kind, c.Source.Ref, hostStepsShort(want), local)}
+		return HostCheck{Status: Done, Reason: fmt.Sprintf("%s %s at %s, submodules ready%s", kind, c.Source.Ref, shortSHA(want), local)}
 	})
 }
 
 func (s sourceStep) Apply(ctx context.Context, env *Env) error {
 	c := env.Cluster
 	return env.Each(ctx, s.ID(), s.Hosts(c), func(ctx context.Context, h *HostRunner) error {
-		res, err := h.Query(ctx, "inspect the checkout", hostStepsSourceProbeCmd(c))
+		res, err := h.Query(ctx, "inspect the checkout", sourceProbeCmd(c))
 		if err != nil {
 			return err
 		}
-		src := hostStepsParseSource(string(res.Stdout))
+		src := parseSource(string(res.Stdout))
 		if src.gitMissing {
-			for _, cmd := range []hostStepsAptCmd{{"refresh the package lists", hostStepsAptEnv + "update"}, {"install git", hostStepsAptEnv + "install -y git"}} {
-				if err := hostStepsRunApt(ctx, h, cmd); err != nil {
+			for _, cmd := range []aptCmd{{"refresh the package lists", aptEnv + "update"}, {"install git", aptEnv + "install -y git"}} {
+				if err := runApt(ctx, h, cmd); err != nil {
 					return err
 				}
 			}
 			if !h.DryRun() {
-				if res, err = h.Query(ctx, "inspect the checkout", hostStepsSourceProbeCmd(c)); err != nil {
+				if res, err = h.Query(ctx, "inspect the checkout", sourceProbeCmd(c)); err != nil {
 					return err
 				}
-				src = hostStepsParseSource(string(res.Stdout))
+				src = parseSource(string(res.Stdout))
 			}
 		}
 		fail := func(purpose, cmd string, err error, next string) error {
@@ -233,7 +233,7 @@ func (s sourceStep) Apply(ctx context.Context, env *Env) error {
 			return fail("check "+c.Source.Path, "", errors.New("the folder exists, is not empty and is not a git checkout"),
 				"move it away (aginstall never deletes it), or set source.path to another folder")
 		}
-		kind, want := hostStepsResolveRef(src, c.Source.Ref)
+		kind, want := resolveRef(src, c.Source.Ref)
 		lsCmd := "git ls-remote " + remote.Quote(c.Source.Repo, c.Source.Ref)
 		if !src.gitMissing && !src.lsRemoteOK && src.state != "checkout" {
 			return fail("reach the repository", lsCmd, errors.New(src.lsRemote),
@@ -243,7 +243,7 @@ func (s sourceStep) Apply(ctx context.Context, env *Env) error {
 			return fail("find source.ref", lsCmd, fmt.Errorf("the repository %s has no branch, tag or commit named %q", c.Source.Repo, c.Source.Ref),
 				"set source.ref to an existing branch or tag (git ls-remote "+c.Source.Repo+" lists them)")
 		}
-		for _, cmd := range hostStepsSourceCmds(c.Source, src, kind, want) {
+		for _, cmd := range sourceCmds(c.Source, src, kind, want) {
 			if cmd.refuse != "" {
 				return fail("switch to "+c.Source.Ref, "git status --porcelain", errors.New(cmd.refuse),
 					"commit or stash the changes (git -C "+remote.Quote(c.Source.Path)+" stash), then run aginstall apply again; nothing was changed")
@@ -251,7 +251,7 @@ func (s sourceStep) Apply(ctx context.Context, env *Env) error {
 			rctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
 			_, err := h.Run(rctx, cmd.purpose, remote.Command{Line: cmd.line, Sudo: true})
 			cancel()
-			if hostStepsRealErr(err) {
+			if realErr(err) {
 				var se *StepError
 				if errors.As(err, &se) && se.Next == "" {
 					se.Next = "read git's message above; local changes are never discarded, fix them by hand, then run aginstall apply again"
@@ -263,33 +263,33 @@ func (s sourceStep) Apply(ctx context.Context, env *Env) error {
 	})
 }
 
-type hostStepsSourceCmd struct{ purpose, line, refuse string }
+type sourceCmd struct{ purpose, line, refuse string }
 
-// hostStepsSourceCmds plans the git commands that bring the checkout to the
+// sourceCmds plans the git commands that bring the checkout to the
 // ref; a command with refuse set stops the plan (local changes in the way).
-func hostStepsSourceCmds(spec SourceSpec, src hostStepsSource, kind, want string) []hostStepsSourceCmd {
+func sourceCmds(spec SourceSpec, src sourceState, kind, want string) []sourceCmd {
 	path := remote.Quote(spec.Path)
-	gitC := hostStepsGit + "-C " + path + " "
-	subs := hostStepsSourceCmd{"initialise the submodules", gitC + "submodule update --init --recursive", ""}
+	gitC := gitCmd + "-C " + path + " "
+	subs := sourceCmd{"initialise the submodules", gitC + "submodule update --init --recursive", ""}
 	if src.state != "checkout" {
 		if kind == "commit" {
-			return []hostStepsSourceCmd{
-				{"clone " + spec.Repo, hostStepsGit + "clone --recursive -- " + remote.Quote(spec.Repo, spec.Path), ""},
+			return []sourceCmd{
+				{"clone " + spec.Repo, gitCmd + "clone --recursive -- " + remote.Quote(spec.Repo, spec.Path), ""},
 				{"check out " + spec.Ref, gitC + "checkout --detach " + remote.Quote(spec.Ref), ""},
 				subs,
 			}
 		}
-		return []hostStepsSourceCmd{{"clone " + spec.Repo + " at " + spec.Ref,
-			hostStepsGit + "clone --recursive --branch " + remote.Quote(spec.Ref) + " -- " + remote.Quote(spec.Repo, spec.Path), ""}}
+		return []sourceCmd{{"clone " + spec.Repo + " at " + spec.Ref,
+			gitCmd + "clone --recursive --branch " + remote.Quote(spec.Ref) + " -- " + remote.Quote(spec.Repo, spec.Path), ""}}
 	}
 	if want != "" && src.head == want {
-		if ok, _ := hostStepsSubmodulesReady(src.subs); ok {
+		if ok, _ := submodulesReady(src.subs); ok {
 			return nil
 		}
-		return []hostStepsSourceCmd{subs}
+		return []sourceCmd{subs}
 	}
-	var stash []hostStepsSourceCmd
-	if files := hostStepsChangedFiles(src); len(files) > 0 {
+	var stash []sourceCmd
+	if files := changedFiles(src); len(files) > 0 {
 		var foreign []string
 		owned := map[string]bool{}
 		for _, f := range SettingsOwnedFiles() {
@@ -301,12 +301,12 @@ func hostStepsSourceCmds(spec SourceSpec, src hostStepsSource, kind, want string
 			}
 		}
 		if len(foreign) > 0 {
-			return []hostStepsSourceCmd{{refuse: fmt.Sprintf("%s has local changes to tracked files (%s); switching to %s %s could lose them",
-				spec.Path, hostStepsShortList(foreign), kind, spec.Ref)}}
+			return []sourceCmd{{refuse: fmt.Sprintf("%s has local changes to tracked files (%s); switching to %s %s could lose them",
+				spec.Path, shortList(foreign), kind, spec.Ref)}}
 		}
 		// Only aginstall's own edits, which the settings step writes again
 		// after the switch: stash them (kept, never discarded).
-		stash = hostStepsStashCmds(spec, src, files)
+		stash = stashCmds(spec, src, files)
 	}
 	var checkout string
 	switch kind {
@@ -318,13 +318,13 @@ func hostStepsSourceCmds(spec SourceSpec, src hostStepsSource, kind, want string
 		checkout = gitC + "checkout --detach " + remote.Quote(spec.Ref)
 	}
 	return append(stash,
-		hostStepsSourceCmd{"fetch " + spec.Repo, gitC + "fetch --tags origin", ""},
-		hostStepsSourceCmd{"check out " + kind + " " + spec.Ref, checkout, ""},
+		sourceCmd{"fetch " + spec.Repo, gitC + "fetch --tags origin", ""},
+		sourceCmd{"check out " + kind + " " + spec.Ref, checkout, ""},
 		subs)
 }
 
-// hostStepsSubPaths are the submodule paths from `git submodule status`.
-func hostStepsSubPaths(src hostStepsSource) []string {
+// subPaths are the submodule paths from `git submodule status`.
+func subPaths(src sourceState) []string {
 	var out []string
 	for _, l := range src.subs {
 		if f := strings.Fields(strings.TrimLeft(l, "-+U ")); len(f) >= 2 {
@@ -334,11 +334,11 @@ func hostStepsSubPaths(src hostStepsSource) []string {
 	return out
 }
 
-// hostStepsChangedFiles lists the changed tracked files; a submodule's own
+// changedFiles lists the changed tracked files; a submodule's own
 // entry is left out (its files are listed, and its commit is never lost).
-func hostStepsChangedFiles(src hostStepsSource) []string {
+func changedFiles(src sourceState) []string {
 	subs := map[string]bool{}
-	for _, p := range hostStepsSubPaths(src) {
+	for _, p := range subPaths(src) {
 		subs[p] = true
 	}
 	var out []string
@@ -351,14 +351,14 @@ func hostStepsChangedFiles(src hostStepsSource) []string {
 	return out
 }
 
-// hostStepsStashCmds stashes files in the repository (checkout or
+// stashCmds stashes files in the repository (checkout or
 // submodule) that holds each, with a message saying why.
-func hostStepsStashCmds(spec SourceSpec, src hostStepsSource, files []string) []hostStepsSourceCmd {
+func stashCmds(spec SourceSpec, src sourceState, files []string) []sourceCmd {
 	byRepo := map[string][]string{}
 	var repos []string
 	for _, f := range files {
 		repo := ""
-		for _, p := range hostStepsSubPaths(src) {
+		for _, p := range subPaths(src) {
 			if strings.HasPrefix(f, p+"/") && len(p) > len(repo) {
 				repo = p
 			}
@@ -368,21 +368,21 @@ func hostStepsStashCmds(spec SourceSpec, src hostStepsSource, files []string) []
 		}
 		byRepo[repo] = append(byRepo[repo], strings.TrimPrefix(f, repo+"/"))
 	}
-	var out []hostStepsSourceCmd
+	var out []sourceCmd
 	for _, repo := range repos {
 		dir := spec.Path
 		if repo != "" {
 			dir += "/" + repo
 		}
 		args := append([]string{"stash", "push", "-m", "aginstall: its own edits, before switching to " + spec.Ref, "--"}, byRepo[repo]...)
-		out = append(out, hostStepsSourceCmd{"stash aginstall's own edits in " + dir + " (git stash list shows them)",
+		out = append(out, sourceCmd{"stash aginstall's own edits in " + dir + " (git stash list shows them)",
 			// a stash is a commit: a fresh server's root has no git identity
-			hostStepsGit + "-c user.name=aginstall -c user.email=aginstall@localhost -C " + remote.Quote(dir) + " " + remote.Quote(args...), ""})
+			gitCmd + "-c user.name=aginstall -c user.email=aginstall@localhost -C " + remote.Quote(dir) + " " + remote.Quote(args...), ""})
 	}
 	return out
 }
 
-func hostStepsShort(sha string) string {
+func shortSHA(sha string) string {
 	if sha == "" {
 		return "unknown"
 	}
@@ -392,7 +392,7 @@ func hostStepsShort(sha string) string {
 	return sha
 }
 
-func hostStepsShortList(items []string) string {
+func shortList(items []string) string {
 	if len(items) > 5 {
 		return strings.Join(items[:5], ", ") + fmt.Sprintf(" and %d more", len(items)-5)
 	}

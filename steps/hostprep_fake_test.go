@@ -12,17 +12,17 @@ import (
 	"aginstall/remote"
 )
 
-// hostStepsFake is a host for dry-run tests of the planned commands: probes
+// fakeStepHosts is a host for dry-run tests of the planned commands: probes
 // answer from canned output (matched by a word of the script), files are
 // missing unless given, and there is no Docker engine.
-type hostStepsFake struct {
+type fakeStepHosts struct {
 	probes map[string]string // a word of the command line or stdin → stdout
 	files  map[string]string
 }
 
-func (f *hostStepsFake) Conn(ctx context.Context, host string) (Conn, error) { return f, nil }
+func (f *fakeStepHosts) Conn(ctx context.Context, host string) (Conn, error) { return f, nil }
 
-func (f *hostStepsFake) Run(ctx context.Context, cmd remote.Command, out func(remote.Line)) (remote.Result, error) {
+func (f *fakeStepHosts) Run(ctx context.Context, cmd remote.Command, out func(remote.Line)) (remote.Result, error) {
 	for word, stdout := range f.probes {
 		if strings.Contains(cmd.Line, word) || strings.Contains(string(cmd.Stdin), word) {
 			return remote.Result{Stdout: []byte(stdout)}, nil
@@ -31,22 +31,22 @@ func (f *hostStepsFake) Run(ctx context.Context, cmd remote.Command, out func(re
 	return remote.Result{}, nil
 }
 
-func (f *hostStepsFake) ReadFile(ctx context.Context, path string, sudo bool) ([]byte, error) {
+func (f *fakeStepHosts) ReadFile(ctx context.Context, path string, sudo bool) ([]byte, error) {
 	if s, ok := f.files[path]; ok {
 		return []byte(s), nil
 	}
 	return nil, fs.ErrNotExist
 }
 
-func (f *hostStepsFake) WriteFile(ctx context.Context, path string, data []byte, opt remote.WriteOptions) (string, error) {
+func (f *fakeStepHosts) WriteFile(ctx context.Context, path string, data []byte, opt remote.WriteOptions) (string, error) {
 	return "", errors.New("a dry run must not write")
 }
 
-func (f *hostStepsFake) Docker(ctx context.Context) (*client.Client, error) {
+func (f *fakeStepHosts) Docker(ctx context.Context) (*client.Client, error) {
 	return nil, errors.New("no engine")
 }
 
-func hostStepsPlan(t *testing.T, c *Cluster, fake *hostStepsFake, s Step) []Record {
+func planWithFake(t *testing.T, c *Cluster, fake *fakeStepHosts, s Step) []Record {
 	t.Helper()
 	env := &Env{Cluster: c, Runner: &Runner{DryRun: true, Dial: fake}, State: &State{Steps: map[string]*StepState{}, Facts: map[string]*Facts{}}}
 	if err := s.Apply(context.Background(), env); err != nil && !errors.Is(err, ErrDryRun) {
@@ -57,12 +57,12 @@ func hostStepsPlan(t *testing.T, c *Cluster, fake *hostStepsFake, s Step) []Reco
 
 func TestDockerOfficialPlan(t *testing.T) {
 	c := &Cluster{Manager: "h", Hosts: []HostSpec{{Name: "h", User: "ubuntu"}}, Docker: DockerSpec{Install: "official"}}
-	fake := &hostStepsFake{
+	fake := &fakeStepHosts{
 		probes: map[string]string{"dpkg --print-architecture": "user=ubuntu\nos=ubuntu\ncodename=noble\narch=arm64\n"},
-		files:  map[string]string{hostStepsDaemonJSON: `{"registry-mirrors": ["https://m"]}`},
+		files:  map[string]string{daemonJSONPath: `{"registry-mirrors": ["https://m"]}`},
 	}
 	var got []string
-	for _, r := range hostStepsPlan(t, c, fake, dockerStep{}) {
+	for _, r := range planWithFake(t, c, fake, dockerStep{}) {
 		if !r.DryRun {
 			t.Errorf("not a dry run: %+v", r)
 		}
@@ -89,9 +89,9 @@ func TestDockerOfficialPlan(t *testing.T) {
 func TestSourceAndNFSPlanOnBareManager(t *testing.T) {
 	c := &Cluster{Manager: "m", Hosts: []HostSpec{{Name: "m", Address: "10.0.0.1"}, {Name: "w", Address: "10.0.0.2"}},
 		Source: SourceSpec{Repo: "https://example.edu/ag.git", Ref: "v1.2", Path: "/srv/ag dir"}, NFS: NFSSpec{Mode: "export", Clients: "cluster"}}
-	fake := &hostStepsFake{probes: map[string]string{"ls-remote": "git=missing\nstate=absent\n", "findmnt": "nfs=1\nnfsd=1\n"}}
+	fake := &fakeStepHosts{probes: map[string]string{"ls-remote": "git=missing\nstate=absent\n", "findmnt": "nfs=1\nnfsd=1\n"}}
 	var got []string
-	for _, r := range hostStepsPlan(t, c, fake, sourceStep{}) {
+	for _, r := range planWithFake(t, c, fake, sourceStep{}) {
 		got = append(got, r.Command)
 	}
 	all := strings.Join(got, "\n")
@@ -99,7 +99,7 @@ func TestSourceAndNFSPlanOnBareManager(t *testing.T) {
 		t.Errorf("source plan:\n%s", all)
 	}
 	got = nil
-	for _, r := range hostStepsPlan(t, c, fake, nfsStep{}) {
+	for _, r := range planWithFake(t, c, fake, nfsStep{}) {
 		got = append(got, r.Host+" "+r.Command+"\n"+r.Diff)
 	}
 	all = strings.Join(got, "\n")

@@ -15,9 +15,9 @@ import (
 	"aginstall/remote"
 )
 
-// hostStepsLabEnv is labEnv with node3 reached as the sudo user agadmin
+// labEnvSudo is labEnv with node3 reached as the sudo user agadmin
 // (password sudo), so the docker step has a user to add to the group.
-func hostStepsLabEnv(t *testing.T, lab *labtest.Lab) *Env {
+func labEnvSudo(t *testing.T, lab *labtest.Lab) *Env {
 	t.Helper()
 	data, err := os.ReadFile(lab.ClusterFile)
 	if err != nil {
@@ -45,7 +45,7 @@ func hostStepsLabEnv(t *testing.T, lab *labtest.Lab) *Env {
 	return env
 }
 
-func hostStepsLabSh(t *testing.T, lab *labtest.Lab, host, script string) string {
+func labSh(t *testing.T, lab *labtest.Lab, host, script string) string {
 	t.Helper()
 	out, err := lab.Exec(t, host, "sh", "-c", script)
 	if err != nil {
@@ -54,11 +54,11 @@ func hostStepsLabSh(t *testing.T, lab *labtest.Lab, host, script string) string 
 	return out
 }
 
-// TestHostStepsLab runs discover → docker (distro) → limits → source → nfs
+// TestHostPrepLab runs discover → docker (distro) → limits → source → nfs
 // (skip, as the lab's cluster file says) from the hosts as `up` leaves them,
 // with node3 prepared by hand half-way; then re-applies and expects no
 // mutating action, shows the lab's preflight findings, and tries nfs export.
-func TestHostStepsLab(t *testing.T) {
+func TestHostPrepLab(t *testing.T) {
 	lab := labtest.Load(t)
 	lab.Reset(t) // from bare hosts, whatever the tests before left
 	ctx := labCtx(t)
@@ -66,12 +66,12 @@ func TestHostStepsLab(t *testing.T) {
 	// node3 half-way: one limits line right and one wrong, Docker installed
 	// by hand (agadmin not in the group), a stale fstab line.
 	start := time.Now()
-	hostStepsLabSh(t, lab, "node3", `printf '* soft nofile 1000000\n* hard nofile 65536\n' >> /etc/security/limits.conf &&
+	labSh(t, lab, "node3", `printf '* soft nofile 1000000\n* hard nofile 65536\n' >> /etc/security/limits.conf &&
 		echo '10.213.0.99:/old /root/autograder-full-stack nfs ro 0 0' >> /etc/fstab &&
 		DEBIAN_FRONTEND=noninteractive apt-get -q update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -q install -y docker.io >/dev/null`)
 	t.Logf("node3 prepared by hand in %s", time.Since(start).Round(time.Millisecond))
 
-	env := hostStepsLabEnv(t, lab)
+	env := labEnvSudo(t, lab)
 	en := &Engine{Env: env}
 	var steps []Step
 	for _, id := range []string{"discover", "docker", "limits", "source", "nfs"} {
@@ -132,29 +132,29 @@ func TestHostStepsLab(t *testing.T) {
 	}
 
 	// The half-way host was completed without duplicates.
-	limits := hostStepsLabSh(t, lab, "node3", "cat /etc/security/limits.conf")
+	limits := labSh(t, lab, "node3", "cat /etc/security/limits.conf")
 	if strings.Count(limits, "* soft nofile 1000000\n") != 1 || strings.Count(limits, "* hard nofile 1000000\n") != 1 || strings.Contains(limits, "65536") {
 		t.Errorf("node3 limits.conf:\n%s", limits)
 	}
-	if g := hostStepsLabSh(t, lab, "node3", "id -nG agadmin"); !hostStepsHas(strings.Fields(g), "docker") {
+	if g := labSh(t, lab, "node3", "id -nG agadmin"); !contains(strings.Fields(g), "docker") {
 		t.Errorf("agadmin not in the docker group: %q", g)
 	}
 	for _, h := range env.Cluster.HostNames() {
-		dj := hostStepsLabSh(t, lab, h, "cat /etc/docker/daemon.json")
+		dj := labSh(t, lab, h, "cat /etc/docker/daemon.json")
 		if !strings.Contains(dj, `"registry-mirrors"`) || !strings.Contains(dj, `"max-size": "100m"`) || !strings.Contains(dj, `"max-file": "5"`) {
 			t.Errorf("%s daemon.json:\n%s", h, dj)
 		}
-		if ls := hostStepsLabSh(t, lab, h, "ls -d /root/autograder-full-stack/autograder-server/media_root"); ls == "" {
+		if ls := labSh(t, lab, h, "ls -d /root/autograder-full-stack/autograder-server/media_root"); ls == "" {
 			t.Errorf("%s: no media_root", h)
 		}
 	}
-	if backups := hostStepsLabSh(t, lab, "node3", "ls /etc/security/ | grep -c aginstall || true"); strings.TrimSpace(backups) == "0" {
+	if backups := labSh(t, lab, "node3", "ls /etc/security/ | grep -c aginstall || true"); strings.TrimSpace(backups) == "0" {
 		t.Error("no backup of node3's limits.conf")
 	}
 
 	// A second apply of every step (not only the engine's check) changes nothing.
 	env.Runner = &Runner{Dial: env.Runner.Dial, Log: env.Runner.Log, Secrets: env.Secrets}
-	hostStepsGathered.Delete(env.State)
+	gatheredFacts.Delete(env.State)
 	for _, s := range steps {
 		start := time.Now()
 		if err := s.Apply(ctx, env); err != nil {
@@ -187,10 +187,10 @@ func TestHostStepsLab(t *testing.T) {
 		}
 	}
 	bare := time.Since(start)
-	fresh := hostStepsLabEnv(t, lab)
+	fresh := labEnvSudo(t, lab)
 	start = time.Now()
 	if err := fresh.Each(ctx, "discover", hosts, func(ctx context.Context, h *HostRunner) error {
-		_, _, err := hostStepsGather(ctx, fresh.Cluster, h)
+		_, _, err := gatherFacts(ctx, fresh.Cluster, h)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -204,11 +204,11 @@ func TestHostStepsLab(t *testing.T) {
 		facts[h] = env.State.FactsOf(h)
 		f := facts[h]
 		t.Logf("facts %s: %s; sudo %s, docker %s (%s), swarm %q, addrs %v, reach %s, clock %+.3f s, nofile %q",
-			h, hostStepsSummary(f), f.Sudo, f.Docker, f.DockerAccess, f.Swarm, f.Addresses, f.ReachableAt, f.ClockOffset, f.NofileLines)
+			h, factsSummary(f), f.Sudo, f.Docker, f.DockerAccess, f.Swarm, f.Addresses, f.ReachableAt, f.ClockOffset, f.NofileLines)
 		if f.Swarm != "inactive" || f.Docker == "" || f.Hostname != h || f.CPUs == 0 || f.MemoryMB == 0 || f.ReachableAt != lab.Host(h).Address {
 			t.Errorf("%s: facts not gathered right: %+v", h, f)
 		}
-		if !hostStepsHasFinding(f.Findings, "ipvs", Warning, "routing mesh") {
+		if !hasFinding(f.Findings, "ipvs", Warning, "routing mesh") {
 			t.Errorf("%s: no IPVS warning among %+v", h, f.Findings)
 		}
 		for _, fd := range f.Findings {
@@ -224,23 +224,23 @@ func TestHostStepsLab(t *testing.T) {
 	}
 	got := Preflight(&strict, facts)
 	for _, h := range env.Cluster.HostNames() {
-		if !hostStepsHasFinding(got, "nfs", Blocker, h+": this kernel has no NFS support") || !hostStepsHasFindingOn(got, h, "ipvs", Blocker, "the routing mesh will not work") {
+		if !hasFinding(got, "nfs", Blocker, h+": this kernel has no NFS support") || !hasFindingOn(got, h, "ipvs", Blocker, "the routing mesh will not work") {
 			t.Errorf("%s: missing nfs/ipvs errors in %+v", h, got)
 		}
 	}
 
 	// Findings the lab can produce on demand: a duplicate hostname and a taken port 80.
-	pid := strings.TrimSpace(hostStepsLabSh(t, lab, "node1", "nohup timeout 60 python3 -m http.server 80 >/dev/null 2>&1 & echo $!"))
-	hostStepsLabSh(t, lab, "node2", "hostname node1")
+	pid := strings.TrimSpace(labSh(t, lab, "node1", "nohup timeout 60 python3 -m http.server 80 >/dev/null 2>&1 & echo $!"))
+	labSh(t, lab, "node2", "hostname node1")
 	t.Cleanup(func() { lab.Exec(t, "node2", "hostname", "node2") })
 	time.Sleep(time.Second) // let the listener bind
 	findings, err := Discover(ctx, env)
-	hostStepsLabSh(t, lab, "node2", "hostname node2")
+	labSh(t, lab, "node2", "hostname node2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !hostStepsHasFindingOn(findings, "node1", "ports", Blocker, "0.0.0.0:80 (python3)") ||
-		!hostStepsHasFindingOn(findings, "node2", "hostname", Blocker, `hosts node1, node2 all call themselves "node1"`) {
+	if !hasFindingOn(findings, "node1", "ports", Blocker, "0.0.0.0:80 (python3)") ||
+		!hasFindingOn(findings, "node2", "hostname", Blocker, `hosts node1, node2 all call themselves "node1"`) {
 		t.Errorf("no port/hostname findings: %+v", findings)
 	}
 	var pe *PreflightError
@@ -249,7 +249,7 @@ func TestHostStepsLab(t *testing.T) {
 	} else {
 		t.Logf("discover apply refuses:\n%v", err)
 	}
-	hostStepsLabSh(t, lab, "node1", "kill "+pid+" || true")
+	labSh(t, lab, "node1", "kill "+pid+" || true")
 	if _, err := Discover(ctx, env); err != nil {
 		t.Fatal(err)
 	}
@@ -272,8 +272,8 @@ func TestHostStepsLab(t *testing.T) {
 	}
 	// The client half on node3: the stale fstab line is replaced (not
 	// duplicated), then mount -a meets the kernel's "No such device".
-	err = hostStepsNFSClient(ctx, &exportEnv, exportEnv.On("nfs", "node3"))
-	fstab := hostStepsLabSh(t, lab, "node3", "cat /etc/fstab")
+	err = applyNFSClient(ctx, &exportEnv, exportEnv.On("nfs", "node3"))
+	fstab := labSh(t, lab, "node3", "cat /etc/fstab")
 	t.Logf("nfs client on node3: %v\nfstab:\n%s", err, fstab)
 	if strings.Count(fstab, " /root/autograder-full-stack ") != 1 || !strings.Contains(fstab, "10.213.0.11:/root/autograder-full-stack /root/autograder-full-stack nfs rw,hard,intr 0 0\n") {
 		t.Errorf("node3 fstab not one right line:\n%s", fstab)
@@ -281,14 +281,14 @@ func TestHostStepsLab(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "node3: this kernel cannot mount NFS") {
 		t.Errorf("mount on a kernel without NFS: %v", err)
 	}
-	hostStepsLabSh(t, lab, "node3", `sed -i '\# /root/autograder-full-stack nfs #d' /etc/fstab`)
+	labSh(t, lab, "node3", `sed -i '\# /root/autograder-full-stack nfs #d' /etc/fstab`)
 
-	hostStepsLabSourceSwitch(t, lab, env)
+	labSourceSwitch(t, lab, env)
 }
 
-// TestHostStepsLab's source part: a ref that does not exist, a switch
+// TestHostPrepLab's source part: a ref that does not exist, a switch
 // refused over the operator's change, then done over aginstall's own edits.
-func hostStepsLabSourceSwitch(t *testing.T, lab *labtest.Lab, env *Env) {
+func labSourceSwitch(t *testing.T, lab *labtest.Lab, env *Env) {
 	ctx := labCtx(t)
 	src := sourceStep{}
 	env.Cluster.Source.Ref = "no-such-ref"
@@ -298,18 +298,18 @@ func hostStepsLabSourceSwitch(t *testing.T, lab *labtest.Lab, env *Env) {
 		t.Errorf("a missing ref: %v", err)
 	}
 	dir := "/root/autograder-full-stack"
-	head := hostStepsLabSh(t, lab, "node1", "git -C "+dir+" rev-parse HEAD")
-	hostStepsLabSh(t, lab, "node1", "echo '# operator note' >> "+dir+"/README.md && echo '# edited' >> "+dir+"/docker-compose.yml")
+	head := labSh(t, lab, "node1", "git -C "+dir+" rev-parse HEAD")
+	labSh(t, lab, "node1", "echo '# operator note' >> "+dir+"/README.md && echo '# edited' >> "+dir+"/docker-compose.yml")
 	env.Cluster.Source.Ref = "v2"
 	err = src.Apply(ctx, env)
 	t.Logf("switch to v2 over an operator's change:\n%v", err)
 	if err == nil || !strings.Contains(err.Error(), "local changes to tracked files (README.md)") || !strings.Contains(err.Error(), "stash") {
 		t.Errorf("switch over local changes: %v", err)
 	}
-	if now := hostStepsLabSh(t, lab, "node1", "git -C "+dir+" rev-parse HEAD; grep -c 'operator note' "+dir+"/README.md"); now != head+"1\n" {
+	if now := labSh(t, lab, "node1", "git -C "+dir+" rev-parse HEAD; grep -c 'operator note' "+dir+"/README.md"); now != head+"1\n" {
 		t.Errorf("a refused switch changed the checkout: %q", now)
 	}
-	hostStepsLabSh(t, lab, "node1", "git -C "+dir+" checkout -- README.md")
+	labSh(t, lab, "node1", "git -C "+dir+" checkout -- README.md")
 	start := time.Now()
 	if err := src.Apply(ctx, env); err != nil {
 		t.Fatalf("switch to v2 over aginstall's own edits: %v", err)
@@ -318,13 +318,13 @@ func hostStepsLabSourceSwitch(t *testing.T, lab *labtest.Lab, env *Env) {
 	if checks := src.Check(ctx, env); !AllDone(checks) {
 		t.Errorf("source not done at v2: %+v", checks)
 	}
-	if got := hostStepsLabSh(t, lab, "node1", "cat "+dir+"/AGLAB_VERSION; git -C "+dir+" stash list"); !strings.Contains(got, "2") || !strings.Contains(got, "aginstall: its own edits, before switching to v2") {
+	if got := labSh(t, lab, "node1", "cat "+dir+"/AGLAB_VERSION; git -C "+dir+" stash list"); !strings.Contains(got, "2") || !strings.Contains(got, "aginstall: its own edits, before switching to v2") {
 		t.Errorf("not at v2 with the edit stashed: %q", got)
 	}
 	env.Cluster.Source.Ref = "master"
 }
 
-func hostStepsHasFinding(fs []Finding, code string, sev Severity, words string) bool {
+func hasFinding(fs []Finding, code string, sev Severity, words string) bool {
 	for _, f := range fs {
 		if f.Code == code && f.Severity == sev && strings.Contains(f.Message, words) && f.Fix != "" {
 			return true
@@ -333,12 +333,12 @@ func hostStepsHasFinding(fs []Finding, code string, sev Severity, words string) 
 	return false
 }
 
-func hostStepsHasFindingOn(fs []Finding, host, code string, sev Severity, words string) bool {
+func hasFindingOn(fs []Finding, host, code string, sev Severity, words string) bool {
 	var on []Finding
 	for _, f := range fs {
 		if f.Host == host {
 			on = append(on, f)
 		}
 	}
-	return hostStepsHasFinding(on, code, sev, words)
+	return hasFinding(on, code, sev, words)
 }
