@@ -11,6 +11,7 @@ import (
 	udiff "github.com/aymanbagabas/go-udiff"
 
 	"aginstall/remote"
+	"aginstall/steps/edit"
 )
 
 // limitsStep raises the open-file limits as the guide asks: grading workers
@@ -20,12 +21,6 @@ type limitsStep struct{}
 func init() { register(OrderLimits, limitsStep{}) }
 
 const limitsPath = "/etc/security/limits.conf"
-
-// The two lines the guide adds.
-var limitsWant = map[string]string{
-	"soft": "* soft nofile 1000000",
-	"hard": "* hard nofile 1000000",
-}
 
 func (limitsStep) ID() string                { return "limits" }
 func (limitsStep) Title() string             { return "Raise open-file limits" }
@@ -37,7 +32,7 @@ func (s limitsStep) Check(ctx context.Context, env *Env) []HostCheck {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return HostCheck{Status: Unknown, Reason: err.Error()}
 		}
-		if nw := editLimits(old); string(nw) != string(old) {
+		if nw := edit.Limits(old); string(nw) != string(old) {
 			return HostCheck{Status: notDoneStatus(env, s.ID()), Reason: limitsPath + " lacks the lines: " + changedLines(old, nw),
 				Fix: "aginstall apply sets them"}
 		}
@@ -51,81 +46,11 @@ func (s limitsStep) Apply(ctx context.Context, env *Env) error {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		nw := editLimits(old)
+		nw := edit.Limits(old)
 		_, err = h.WriteFile(ctx, "set nofile limits", limitsPath, old, nw,
 			remote.WriteOptions{Sudo: true, Backup: true}, fileDiff(limitsPath, old, nw))
 		return err
 	})
-}
-
-// editLimits returns limits.conf with exactly one "* soft nofile
-// 1000000" and one "* hard nofile 1000000". The first existing nofile line
-// for * of each type is changed in place (so the diff shows a change, not an
-// addition), later ones of that type are dropped, a "* - nofile" line is
-// replaced by the pair; missing lines go before "# End of file" or at the end.
-// Every other line stays byte-identical.
-func editLimits(old []byte) []byte {
-	lines := strings.SplitAfter(string(old), "\n")
-	if len(lines) > 0 && lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	}
-	seen := map[string]bool{}
-	var out []string
-	for _, l := range lines {
-		f := strings.Fields(l)
-		if len(f) < 3 || f[0] != "*" || f[2] != "nofile" {
-			out = append(out, l)
-			continue
-		}
-		eol := "\n"
-		if !strings.HasSuffix(l, "\n") {
-			eol = ""
-		}
-		var types []string
-		switch f[1] {
-		case "soft", "hard":
-			types = []string{f[1]}
-		case "-":
-			types = []string{"soft", "hard"}
-		default:
-			out = append(out, l)
-			continue
-		}
-		var repl []string
-		for _, t := range types {
-			if !seen[t] {
-				seen[t] = true
-				repl = append(repl, limitsWant[t])
-			}
-		}
-		if len(repl) == 1 && strings.Join(f, " ") == repl[0] {
-			out = append(out, l) // already right (maybe with tabs): keep its exact bytes
-			continue
-		}
-		if len(repl) > 0 {
-			out = append(out, strings.Join(repl, "\n")+eol)
-		}
-	}
-	var missing []string
-	for _, t := range []string{"soft", "hard"} {
-		if !seen[t] {
-			missing = append(missing, limitsWant[t]+"\n")
-		}
-	}
-	if len(missing) > 0 {
-		at := len(out)
-		for i := len(out) - 1; i >= 0; i-- {
-			if strings.TrimSpace(out[i]) == "# End of file" {
-				at = i
-				break
-			}
-		}
-		if at > 0 && !strings.HasSuffix(out[at-1], "\n") {
-			out[at-1] += "\n"
-		}
-		out = append(out[:at], append(missing, out[at:]...)...)
-	}
-	return []byte(strings.Join(out, ""))
 }
 
 // fileDiff is the unified diff a plan shows for a file.
