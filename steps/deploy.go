@@ -237,7 +237,11 @@ func (s deployStep) Apply(ctx context.Context, env *Env) error {
 	}
 	for _, r := range runs {
 		rctx, cancel := context.WithTimeout(ctx, r.limit)
-		_, err := h.Run(rctx, r.purpose, remote.Command{Line: r.line, Sudo: sudo})
+		// Always through sudo, even for a user in the docker group: the
+		// checkout is root's (the source step writes it with sudo, under
+		// /root by default) and docker-compose.yml and _prod.env are 0600,
+		// so only root can read the build context and the compose file.
+		_, err := h.Run(rctx, r.purpose, remote.Command{Line: r.line, Sudo: true})
 		cancel()
 		if errors.Is(err, ErrDryRun) {
 			continue
