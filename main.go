@@ -52,6 +52,10 @@ func run(args []string) int {
 		err = cmdApply(ctx, opt)
 	case "review":
 		err = cmdReview(ctx, opt)
+	case "backup":
+		err = cmdBackup(ctx, opt)
+	case "restore":
+		err = cmdRestore(ctx, opt)
 	case "", "wizard", "relabel":
 		err = cmdWizard(ctx, opt)
 	default:
