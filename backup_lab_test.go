@@ -182,4 +182,3 @@ func waitConverged(t *testing.T, lab *labtest.Lab, c *steps.Cluster, limit time.
 		time.Sleep(2 * time.Second)
 	}
 }
-
