@@ -40,6 +40,7 @@ Usage:
   aginstall relabel [flags]    re-label the nodes of a running cluster (wizard)
   aginstall backup [-o PATH]   dump the database into a backup file (on this machine)
   aginstall restore FILE       replace the database with a backup's (asks first)
+  aginstall remove-node NAME   drain a host, take it out of the swarm, the NFS export and the cluster file
 
 Flags:
   -f, --file PATH              cluster file (default aginstall.yaml)

@@ -56,10 +56,15 @@ func labDjangoShell(t *testing.T, lab *labtest.Lab, c *steps.Cluster, script str
 	return strings.TrimSpace(out)
 }
 
-// TestBackupRestore: install on the sudo road, back up, delete the course
-// and then the postgres volume itself, restore: the course and its admin
-// are back and every table has the backup's row count.
-func TestBackupRestore(t *testing.T) {
+// TestDayTwo installs once on the sudo road, then:
+//   - backup-restore: back up, delete the course and then the postgres
+//     volume itself, restore: the course and its admin are back and every
+//     table has the backup's row count;
+//   - upgrade: source.ref -> v2, apply: a backup is taken before the new
+//     migration is applied;
+//   - remove-node: node2 (one-node labels) is refused; node3 (graders only)
+//     leaves: out of the swarm and the cluster file, the stack converged.
+func TestDayTwo(t *testing.T) {
 	lab := labtest.Load(t)
 	lab.Reset(t)
 	dir := t.TempDir()
@@ -69,7 +74,14 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("install: %v\n%s", err, tail(out, 60))
 	}
 	t.Logf("install: %s", time.Since(start).Round(time.Second))
+	if !t.Run("backup-restore", func(t *testing.T) { labBackupRestore(t, lab, c, run, dir) }) {
+		return
+	}
+	t.Run("upgrade", func(t *testing.T) { labUpgradeBacksUp(t, lab, c, run, dir) })
+	t.Run("remove-node", func(t *testing.T) { labRemoveNode(t, lab, c, run) })
+}
 
+func labBackupRestore(t *testing.T, lab *labtest.Lab, c *steps.Cluster, run func(string, ...string) (string, error), dir string) {
 	// Some bulk, so the dump is not only the schema.
 	labDjangoShell(t, lab, c, `from django.contrib.auth.models import User; User.objects.bulk_create([User(username="student%d@lab.test" % i, email="student%d@lab.test" % i) for i in range(5000)]); print(User.objects.count())`)
 	countCourses := `from autograder.core.models import Course; print(Course.objects.count())`
@@ -77,7 +89,7 @@ func TestBackupRestore(t *testing.T) {
 	// 1. Backup.
 	bdir := filepath.Join(dir, "bk")
 	os.Mkdir(bdir, 0o700)
-	start = time.Now()
+	start := time.Now()
 	out, err := run("", "backup", "-o", bdir)
 	backupTime := time.Since(start)
 	if err != nil {
@@ -146,6 +158,84 @@ func TestBackupRestore(t *testing.T) {
 	// The writers run again and the stack converged; the course has its admin.
 	waitConverged(t, lab, c, 2*time.Minute)
 	labAssertInstalled(t, lab, c)
+}
+
+// labUpgradeBacksUp: an apply that brings new migrations (tag v2) takes a
+// backup first, into backups/ beside the cluster file.
+func labUpgradeBacksUp(t *testing.T, lab *labtest.Lab, c *steps.Cluster, run func(string, ...string) (string, error), dir string) {
+	path := filepath.Join(dir, "aginstall.yaml")
+	data, _ := os.ReadFile(path)
+	text := strings.Replace(string(data), "ref: master", "ref: v2", 1)
+	if text == string(data) {
+		t.Fatal("no ref: master in the cluster file")
+	}
+	os.WriteFile(path, []byte(text), 0o600)
+	start := time.Now()
+	out, err := run("", "apply", "--yes")
+	if err != nil {
+		t.Fatalf("upgrade apply: %v\n%s", err, tail(out, 60))
+	}
+	t.Logf("upgrade apply: %s", time.Since(start).Round(time.Second))
+	files, _ := filepath.Glob(filepath.Join(dir, "backups", "*.agbackup"))
+	if len(files) != 1 {
+		t.Fatalf("backups after the upgrade: %v\n%s", files, tail(out, 40))
+	}
+	if !strings.Contains(out, "backed up the database before migrating: "+files[0]) {
+		t.Errorf("the apply did not print the backup's path:\n%s", tail(out, 40))
+	}
+	man, err := steps.VerifyBackup(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Taken before 0002 was applied: the migration is not in the backup, but is applied now.
+	if man.RowCounts["django_migrations"] == 0 {
+		t.Errorf("backup manifest: %v", man.RowCounts)
+	}
+	migs := labDjangoShell(t, lab, c, `from django.db.migrations.recorder import MigrationRecorder as R; print(R.Migration.objects.filter(app="core", name="0002_course_subtitle").count())`)
+	if migs != "1" {
+		t.Errorf("0002_course_subtitle applied: %q", migs)
+	}
+}
+
+// labRemoveNode: node2 is refused (it holds one-node labels), node3 leaves.
+func labRemoveNode(t *testing.T, lab *labtest.Lab, c *steps.Cluster, run func(string, ...string) (string, error)) {
+	out, err := run("", "remove-node", "node2", "--yes")
+	if exitOf(err) != exitBadInput || !strings.Contains(out, "cache must be on exactly one node") {
+		t.Errorf("remove-node node2: exit %d\n%s", exitOf(err), tail(out, 20))
+	}
+	start := time.Now()
+	out, err = run("", "remove-node", "node3", "--yes")
+	if err != nil {
+		t.Fatalf("remove-node node3: %v\n%s", err, tail(out, 40))
+	}
+	t.Logf("remove-node node3: %s", time.Since(start).Round(time.Second))
+	nodes, _ := lab.Exec(t, "node1", "docker", "node", "ls", "--format", "{{.Hostname}}")
+	if strings.Contains(nodes, "node3") || !strings.Contains(nodes, "node2") {
+		t.Errorf("swarm nodes after remove-node: %q", nodes)
+	}
+	if st, _ := lab.Exec(t, "node3", "docker", "info", "--format", "{{.Swarm.LocalNodeState}}"); strings.TrimSpace(st) != "inactive" {
+		t.Errorf("node3's swarm state: %q", st)
+	}
+	path := c.Path
+	data, _ := os.ReadFile(path)
+	after, err := steps.ParseCluster(path, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := after.Host("node3"); ok || len(after.Hosts) != 2 {
+		t.Errorf("cluster file still lists node3:\n%s", data)
+	}
+	waitConverged(t, lab, c, 2*time.Minute)
+	// review of the smaller cluster: every step done.
+	out, err = run("", "review")
+	if err != nil {
+		t.Errorf("review after remove-node: %v\n%s", err, tail(out, 30))
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, " | todo:") || strings.Contains(l, " | drifted:") || strings.Contains(l, " | unknown:") {
+			t.Errorf("review after remove-node: %s", l)
+		}
+	}
 }
 
 func exitOf(err error) int {

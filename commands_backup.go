@@ -13,7 +13,7 @@ import (
 )
 
 // commandTakesArg: commands with one argument after them.
-func commandTakesArg(cmd string) bool { return cmd == "restore" }
+func commandTakesArg(cmd string) bool { return cmd == "restore" || cmd == "remove-node" }
 
 // cmdBackup dumps the database into a backup file on this machine.
 func cmdBackup(ctx context.Context, o *options) error {

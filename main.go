@@ -56,6 +56,8 @@ func run(args []string) int {
 		err = cmdBackup(ctx, opt)
 	case "restore":
 		err = cmdRestore(ctx, opt)
+	case "remove-node":
+		err = cmdRemoveNode(ctx, opt)
 	case "", "wizard", "relabel":
 		err = cmdWizard(ctx, opt)
 	default:
