@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
@@ -20,45 +22,39 @@ import (
 // dbOutPrefix marks the lines the scripts print on stderr for aginstall.
 const dbOutPrefix = "AGINSTALL "
 
-// dbFacts is what one query tells about the server: its version, the
-// database's size and each table's row count.
-const dbFactsSQL = `SELECT 'VERSION ' || current_setting('server_version_num') || ' ' || current_setting('server_version');
-SELECT 'SIZE ' || pg_database_size(current_database());
-SELECT 'COUNT ' || table_name || ' ' || (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM public.%I', table_name), false, true, '')))[1]::text
-  FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name;
-SELECT 'END';`
+// dbFactsSQL prints the server's version, the database's size and each
+// public table's row count, one AGINSTALL line each.
+const dbFactsSQL = `SELECT 'AGINSTALL VERSION ' || current_setting('server_version_num') || ' ' || current_setting('server_version');
+SELECT 'AGINSTALL SIZE ' || pg_database_size(current_database());
+SELECT 'AGINSTALL COUNT ' || table_name || ' ' || (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM public.%I', table_name), false, true, '')))[1]::text
+  FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name;`
+
+// dbDumpPSQL is psql's input for a dump: the row counts are read in the
+// transaction whose snapshot pg_dump then uses (--snapshot), so they describe
+// exactly the rows in the dump while the site keeps running. pg_dump writes
+// to fd 3, the exec's stdout; psql's own output goes to stderr.
+const dbDumpPSQL = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+SELECT pg_export_snapshot() AS aginstall_snapshot \gset
+\setenv AG_SNAPSHOT :aginstall_snapshot
+` + dbFactsSQL + `
+\! pg_dump -Fc -Z 6 --snapshot="$AG_SNAPSHOT" -U "$AG_U" -d "$AG_DB" >&3 || echo "AGINSTALL DUMPFAILED $?" >&2
+COMMIT;`
+
+// dbPSQL runs psql's input $2 against database $1, output on stderr.
+const dbPSQL = `export AG_DB=$1 AG_U=${POSTGRES_USER:-postgres}
+printf '%s\n' "$2" | psql -X -q -At -v ON_ERROR_STOP=1 -U "$AG_U" -d "$AG_DB" >&2`
 
 // dbDumpScript dumps $1 in pg_dump's custom format (compressed) to stdout.
-// The row counts are read in the transaction whose snapshot pg_dump uses, so
-// they describe exactly the rows in the dump, while the site keeps running.
-const dbDumpScript = `set -euo pipefail
-db=$1; u=${POSTGRES_USER:-postgres}
-coproc PSQL { psql -X -q -At -v ON_ERROR_STOP=1 -U "$u" -d "$db"; }
-exec 3>&"${PSQL[1]}" 4<&"${PSQL[0]}"
-printf '%s\n' "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;" "SELECT 'SNAPSHOT ' || pg_export_snapshot();" "$2" >&3
-snap=
-while IFS= read -r line <&4; do
-  [[ $line == END ]] && break
-  printf 'AGINSTALL %s\n' "$line" >&2
-  [[ $line == SNAPSHOT\ * ]] && snap=${line#SNAPSHOT }
-done
-[[ -n $snap ]] || { echo "no snapshot from psql" >&2; exit 1; }
-pg_dump -Fc -Z 6 --snapshot="$snap" -U "$u" -d "$db"
-echo 'COMMIT;' >&3
-exec 3>&-
-wait "$PSQL_PID"`
-
-// dbRestoreScript restores the next $2 bytes of stdin (a pg_dump -Fc archive)
-// into $1 in one transaction, replacing what is there, then prints the facts.
-const dbRestoreScript = `set -euo pipefail
-db=$1; n=$2; u=${POSTGRES_USER:-postgres}
-head -c "$n" | pg_restore --clean --if-exists --no-owner --single-transaction --exit-on-error -U "$u" -d "$db"
-psql -X -q -At -v ON_ERROR_STOP=1 -U "$u" -d "$db" <<<"$3" | sed 's/^/AGINSTALL /' >&2`
+const dbDumpScript = "set -euo pipefail\nexec 3>&1\n" + dbPSQL
 
 // dbFactsScript prints the facts only.
-const dbFactsScript = `set -euo pipefail
-u=${POSTGRES_USER:-postgres}
-psql -X -q -At -v ON_ERROR_STOP=1 -U "$u" -d "$1" <<<"$2" | sed 's/^/AGINSTALL /' >&2`
+const dbFactsScript = "set -euo pipefail\n" + dbPSQL
+
+// dbRestoreScript restores the next $3 bytes of stdin (a pg_dump -Fc archive)
+// into $1 in one transaction, replacing what is there, then prints the facts ($2).
+const dbRestoreScript = `set -euo pipefail
+head -c "$3" | pg_restore --clean --if-exists --no-owner --single-transaction --exit-on-error -U "${POSTGRES_USER:-postgres}" -d "$1"
+` + dbPSQL
 
 // dbReadyScript waits (bounded) until the server accepts connections: a new
 // volume's first start runs initdb before it listens.
@@ -72,7 +68,6 @@ type DBFacts struct {
 	Version    string           // server_version, e.g. 15.10 (Debian 15.10-0+deb12u1)
 	Size       int64            // pg_database_size, bytes
 	Rows       map[string]int64 // public table -> row count
-	Snapshot   string
 }
 
 // parseDBFacts reads the AGINSTALL lines of a script's stderr. Host text is
@@ -100,14 +95,18 @@ func parseDBFacts(stderr string) (DBFacts, error) {
 			}
 			f.Size = n
 		case "COUNT":
-			name, num, _ := strings.Cut(val, " ")
+			i := strings.LastIndexByte(val, ' ')
+			if i < 0 {
+				return f, fmt.Errorf("unexpected row count line %q", sanitizeLine(rest))
+			}
+			name, num := val[:i], val[i+1:]
 			n, err := strconv.ParseInt(num, 10, 64)
-			if err != nil || !isIdentifier(name) {
+			if err != nil || !isTableName(name) {
 				return f, fmt.Errorf("unexpected row count line %q", sanitizeLine(rest))
 			}
 			f.Rows[name] = n
-		case "SNAPSHOT":
-			f.Snapshot = val
+		case "DUMPFAILED":
+			return f, fmt.Errorf("pg_dump failed (exit %s); its message is above", sanitizeLine(val))
 		}
 	}
 	if f.VersionNum == 0 {
@@ -126,6 +125,15 @@ func isIdentifier(s string) bool {
 		}
 	}
 	return true
+}
+
+// isTableName: a PostgreSQL name (at most 63 bytes), valid UTF-8 without
+// control characters, so it can be shown and compared safely.
+func isTableName(s string) bool {
+	if s == "" || len(s) > 63 || !utf8.ValidString(s) {
+		return false
+	}
+	return !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // sanitizeLine keeps printable ASCII only: host text is hostile.
@@ -218,7 +226,7 @@ func dumpDB(ctx context.Context, env *Env, step string, d dbTask, w io.Writer, s
 	pw := &progressWriter{h: h, what: "dumping " + d.Database + " on " + d.Node, total: sizeHint, interval: time.Second}
 	stderr, err := streamExec{Purpose: "dump the database (consistent snapshot, compressed)",
 		Call:      fmt.Sprintf("exec pg_dump -Fc -Z 6 --snapshot=<the row counts' snapshot> -d %s in container %s (task %s), streamed here", d.Database, siteShortID(d.Container), d.TaskID),
-		Container: d.Container, User: "postgres", Cmd: []string{"bash", "-c", dbDumpScript, "aginstall-dump", d.Database, dbFactsSQL},
+		Container: d.Container, User: "postgres", Cmd: []string{"bash", "-c", dbDumpScript, "aginstall-dump", d.Database, dbDumpPSQL},
 		Stdout: io.MultiWriter(w, pw)}.run(ctx, h)
 	pw.report()
 	if err != nil {
@@ -234,7 +242,7 @@ func restoreDB(ctx context.Context, env *Env, step string, d dbTask, r io.Reader
 	pr := &progressReader{r: r, p: progressWriter{h: h, what: "restoring " + d.Database + " on " + d.Node, total: n, interval: time.Second}}
 	stderr, err := streamExec{Purpose: "restore the database (one transaction, replacing what is there)",
 		Call:      fmt.Sprintf("exec pg_restore --clean --if-exists --no-owner --single-transaction --exit-on-error -d %s in container %s (task %s), archive of %d bytes sent on stdin", d.Database, siteShortID(d.Container), d.TaskID, n),
-		Container: d.Container, User: "postgres", Cmd: []string{"bash", "-c", dbRestoreScript, "aginstall-restore", d.Database, strconv.FormatInt(n, 10), dbFactsSQL},
+		Container: d.Container, User: "postgres", Cmd: []string{"bash", "-c", dbRestoreScript, "aginstall-restore", d.Database, dbFactsSQL, strconv.FormatInt(n, 10)},
 		Stdin: pr, Mutating: true}.run(ctx, h)
 	pr.p.report()
 	if err != nil {

@@ -111,20 +111,22 @@ func TestBackupPathNeverOverwrites(t *testing.T) {
 }
 
 func TestParseDBFacts(t *testing.T) {
-	f, err := parseDBFacts("pg_dump: warning\nAGINSTALL SNAPSHOT 00000003-00000002-1\nAGINSTALL VERSION 150010 15.10 (Debian 15.10-0+deb12u1)\n" +
+	f, err := parseDBFacts("pg_dump: warning\nAGINSTALL VERSION 150010 15.10 (Debian 15.10-0+deb12u1)\n" +
 		"AGINSTALL SIZE 7654321\nAGINSTALL COUNT auth_user 2\nAGINSTALL COUNT core_course 1\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.VersionNum != 150010 || f.Version != "15.10 (Debian 15.10-0+deb12u1)" || f.Size != 7654321 || f.Snapshot != "00000003-00000002-1" ||
+	if f.VersionNum != 150010 || f.Version != "15.10 (Debian 15.10-0+deb12u1)" || f.Size != 7654321 ||
 		f.Rows["auth_user"] != 2 || f.Rows["core_course"] != 1 || len(f.Rows) != 2 {
 		t.Errorf("%+v", f)
 	}
 	for _, bad := range []string{
-		"AGINSTALL COUNT a;drop 1\nAGINSTALL VERSION 150010 15",
+		"AGINSTALL COUNT a\x1b[2Jb 1\nAGINSTALL VERSION 150010 15",
+		"AGINSTALL COUNT 1\nAGINSTALL VERSION 150010 15",
 		"AGINSTALL COUNT t x\nAGINSTALL VERSION 150010 15",
 		"AGINSTALL VERSION x 15",
 		"nothing",
+		"AGINSTALL VERSION 150010 15\nAGINSTALL DUMPFAILED 1",
 	} {
 		if _, err := parseDBFacts(bad); err == nil {
 			t.Errorf("accepted %q", bad)
