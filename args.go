@@ -41,6 +41,7 @@ Usage:
   aginstall backup [-o PATH]   dump the database into a backup file (on this machine)
   aginstall restore FILE       replace the database with a backup's (asks first)
   aginstall remove-node NAME   drain a host, take it out of the swarm, the NFS export and the cluster file
+  aginstall move-database NAME move the database label and its data to host NAME (backup, restore, checks)
 
 Flags:
   -f, --file PATH              cluster file (default aginstall.yaml)

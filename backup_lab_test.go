@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -62,6 +63,8 @@ func labDjangoShell(t *testing.T, lab *labtest.Lab, c *steps.Cluster, script str
 //     table has the backup's row count;
 //   - upgrade: source.ref -> v2, apply: a backup is taken before the new
 //     migration is applied;
+//   - move-database: the database label and its data go from node1 to
+//     node2; the course survives, the cluster file follows;
 //   - remove-node: node2 (one-node labels) is refused; node3 (graders only)
 //     leaves: out of the swarm and the cluster file, the stack converged.
 func TestDayTwo(t *testing.T) {
@@ -78,6 +81,7 @@ func TestDayTwo(t *testing.T) {
 		return
 	}
 	t.Run("upgrade", func(t *testing.T) { labUpgradeBacksUp(t, lab, c, run, dir) })
+	t.Run("move-database", func(t *testing.T) { labMoveDatabase(t, lab, c, run) })
 	t.Run("remove-node", func(t *testing.T) { labRemoveNode(t, lab, c, run) })
 }
 
@@ -194,6 +198,41 @@ func labUpgradeBacksUp(t *testing.T, lab *labtest.Lab, c *steps.Cluster, run fun
 	migs := labDjangoShell(t, lab, c, `from django.db.migrations.recorder import MigrationRecorder as R; print(R.Migration.objects.filter(app="core", name="0002_course_subtitle").count())`)
 	if migs != "1" {
 		t.Errorf("0002_course_subtitle applied: %q", migs)
+	}
+}
+
+// labMoveDatabase: node1 -> node2, data and all.
+func labMoveDatabase(t *testing.T, lab *labtest.Lab, c *steps.Cluster, run func(string, ...string) (string, error)) {
+	start := time.Now()
+	out, err := run("", "move-database", "node2", "--yes")
+	if err != nil {
+		t.Fatalf("move-database: %v\n%s", err, tail(out, 60))
+	}
+	t.Logf("move-database node1 -> node2: %s", time.Since(start).Round(time.Second))
+	pg, _ := lab.Exec(t, "node2", "sh", "-c", "docker ps -q -f label=com.docker.swarm.service.name="+c.Stack+"_postgres")
+	if strings.TrimSpace(pg) == "" {
+		t.Errorf("no postgres container on node2 after the move")
+	}
+	if n := labDjangoShell(t, lab, c, `from autograder.core.models import Course; print(Course.objects.filter(admins__username="`+c.Admin.Email+`").count())`); n != "1" {
+		t.Errorf("the course with its admin after the move: %q", n)
+	}
+	data, _ := os.ReadFile(c.Path)
+	after, err := steps.ParseCluster(c.Path, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n1, _ := after.Host("node1")
+	n2, _ := after.Host("node2")
+	if slices.Contains(n1.Labels, "database") || !slices.Contains(n2.Labels, "database") {
+		t.Errorf("cluster file labels after the move: node1 %v node2 %v", n1.Labels, n2.Labels)
+	}
+	if !strings.Contains(out, "backup kept at ") {
+		t.Errorf("move output:\n%s", tail(out, 10))
+	}
+	// The next apply changes nothing: the cluster file matches the swarm.
+	out, err = run("", "plan")
+	if err != nil || strings.Contains(out, "| labels | ") && strings.Contains(out, "database") {
+		t.Errorf("plan after the move: %v\n%s", err, tail(out, 30))
 	}
 }
 

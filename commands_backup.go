@@ -13,7 +13,9 @@ import (
 )
 
 // commandTakesArg: commands with one argument after them.
-func commandTakesArg(cmd string) bool { return cmd == "restore" || cmd == "remove-node" }
+func commandTakesArg(cmd string) bool {
+	return cmd == "restore" || cmd == "remove-node" || cmd == "move-database"
+}
 
 // cmdBackup dumps the database into a backup file on this machine.
 func cmdBackup(ctx context.Context, o *options) error {

@@ -58,6 +58,8 @@ func run(args []string) int {
 		err = cmdRestore(ctx, opt)
 	case "remove-node":
 		err = cmdRemoveNode(ctx, opt)
+	case "move-database":
+		err = cmdMoveDatabase(ctx, opt)
 	case "", "wizard", "relabel":
 		err = cmdWizard(ctx, opt)
 	default:

@@ -74,7 +74,7 @@ func Restore(ctx context.Context, env *Env, path string, opt RestoreOptions) (Re
 
 	res.Paused, err = PauseWriters(ctx, env, RestoreStepID)
 	if err == nil {
-		res.Server, err = restoreFromFile(ctx, env, d, path)
+		res.Server, err = restoreFromFileAs(ctx, env, RestoreStepID, d, path)
 	}
 	// The writers come back whatever happened: a failed restore is one
 	// rolled-back transaction, so the database is as it was before.
@@ -94,11 +94,11 @@ func Restore(ctx context.Context, env *Env, path string, opt RestoreOptions) (Re
 	return res, nil
 }
 
-func restoreFromFile(ctx context.Context, env *Env, d dbTask, path string) (DBFacts, error) {
+func restoreFromFileAs(ctx context.Context, env *Env, step string, d dbTask, path string) (DBFacts, error) {
 	b, err := OpenBackup(path)
 	if err != nil {
 		return DBFacts{}, err
 	}
 	defer b.Close()
-	return restoreDB(ctx, env, RestoreStepID, d, b.Dump(), b.Manifest.Dump.Bytes)
+	return restoreDB(ctx, env, step, d, b.Dump(), b.Manifest.Dump.Bytes)
 }
