@@ -90,6 +90,9 @@ func cmdRestore(ctx context.Context, o *options) error {
 	fmt.Printf("- | restore | restored %s into PostgreSQL %s in %s; writers stopped and started again: %s\n",
 		o.arg, res.Server.Version, res.Duration.Round(100_000_000), strings.Join(res.Paused, ", "))
 	fmt.Printf("- | restore | row counts match the backup's manifest (%d tables): %s\n", len(m.RowCounts), rowSummary(res.Server.Rows))
+	if res.PendingMigrations {
+		fmt.Printf("- | restore | the backup is older than the running code: migrations are pending; run `aginstall apply` (its migrate step applies them)\n")
+	}
 	return nil
 }
 

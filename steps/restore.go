@@ -20,7 +20,10 @@ type RestoreResult struct {
 	Manifest BackupManifest
 	Server   DBFacts  // after the restore
 	Paused   []string // the writers stopped during it (and started again)
-	Duration time.Duration
+	// PendingMigrations: the restored database is behind the running code
+	// (a backup from before an upgrade); apply's migrate step brings it up.
+	PendingMigrations bool
+	Duration          time.Duration
 }
 
 // VersionChangeError refuses a dump from another major version.
@@ -85,12 +88,24 @@ func Restore(ctx context.Context, env *Env, path string, opt RestoreOptions) (Re
 	if err = errors.Join(err, rerr); err != nil {
 		return res, err
 	}
-	res.Duration = time.Since(start)
 	if diff := CompareRows(m.RowCounts, res.Server.Rows); len(diff) > 0 {
 		return res, &StepError{Step: RestoreStepID, Host: d.Host, Purpose: "compare the row counts with the backup's manifest",
 			Err:  fmt.Errorf("%d table(s) differ:\n    %s", len(diff), strings.Join(diff, "\n    ")),
 			Next: "the writers run again; read the log, then restore the same file again (it replaces the database) or restore an older backup"}
 	}
+	// The writers are back only when their tasks run; then Django says
+	// whether the restored schema matches the code.
+	mgr := env.On(RestoreStepID, env.Cluster.Manager)
+	if _, err := convergeWait(ctx, env, mgr, env.Cluster.Stack, 5*time.Minute); err != nil {
+		return res, err
+	}
+	if dj, err := siteFindDjango(ctx, env, RestoreStepID); err == nil {
+		res.PendingMigrations, err = migratePending(ctx, env, dj, RestoreStepID)
+		if err != nil {
+			return res, err
+		}
+	}
+	res.Duration = time.Since(start)
 	return res, nil
 }
 
