@@ -133,7 +133,7 @@ func labBackupRestore(t *testing.T, lab *labtest.Lab, c *steps.Cluster, run func
 	pg := c.Stack + "_postgres"
 	for _, step := range [][]string{
 		{"node1", "docker service scale -d " + pg + "=0"},
-		{"node1", "for i in $(seq 60); do [ -z \"$(docker ps -q -f label=com.docker.swarm.service.name=" + pg + ")\" ] && break; sleep 1; done; sleep 1; docker volume rm " + c.Stack + "_pgdata"},
+		{"node1", "for i in $(seq 60); do [ -z \"$(docker ps -q -f label=com.docker.swarm.service.name=" + pg + ")\" ] && break; sleep 1; done; docker ps -aq -f label=com.docker.swarm.service.name=" + pg + " | xargs -r docker rm -f; docker volume rm " + c.Stack + "_pgdata"},
 		{"node1", "docker service scale -d " + pg + "=1"},
 	} {
 		if out, err := lab.Exec(t, step[0], "sh", "-c", step[1]); err != nil {
