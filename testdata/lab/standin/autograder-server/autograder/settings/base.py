@@ -55,6 +55,10 @@ DATABASES = {
         'PORT': os.environ.get('AG_DB_PORT', '5432'),
     }
 }
+# Unit tests on a machine without a database server (steps/admin_test.go)
+# ask for SQLite explicitly; the lab and the stack never set this.
+if os.environ.get('AGLAB_SQLITE_PATH'):
+    DATABASES['default'] = {'ENGINE': 'django.db.backends.sqlite3', 'NAME': os.environ['AGLAB_SQLITE_PATH']}
 DEFAULT_AUTO_FIELD = 'django.db.models.AutoField'
 USE_TZ = True
 TIME_ZONE = 'UTC'
