@@ -140,12 +140,17 @@ func moveLabel(ctx context.Context, env *Env, from, to, label string) error {
 	return labelsUpdate(ctx, mgr, from, fn, want, "take the "+label+" label off "+from)
 }
 
-// waitTaskOn polls until the service's running task is on host's node.
+// waitTaskOn polls until the service's running task is on host's node
+// (any node when host is "").
 func waitTaskOn(ctx context.Context, env *Env, step, service, host string, timeout time.Duration) error {
 	mgr := env.On(step, env.Cluster.Manager)
-	mgr.Progress("waiting for "+service+" to start on "+host, 0, 0)
-	call := fmt.Sprintf("poll TaskList(service=%s), NodeList every 2s until its task runs on %s (timeout %s)", service, host, timeout)
-	return mgr.API(ctx, "wait for "+service+" on "+host, call, false, func(ctx context.Context, cl *client.Client) error {
+	mgr.Progress("waiting for "+service+" to run", 0, 0)
+	where := host
+	if host == "" {
+		where = "a node"
+	}
+	call := fmt.Sprintf("poll TaskList(service=%s), NodeList every 2s until its task runs on %s (timeout %s)", service, where, timeout)
+	return mgr.API(ctx, "wait for "+service+" to run", call, false, func(ctx context.Context, cl *client.Client) error {
 		deadline := time.Now().Add(timeout)
 		for {
 			tl, err := cl.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", service).Add("desired-state", "running")})
@@ -161,12 +166,12 @@ func waitTaskOn(ctx context.Context, env *Env, step, service, host string, timeo
 				on[n.ID] = siteHostOfNode(env.Cluster, env.State, n)
 			}
 			for _, t := range tl.Items {
-				if t.Status.State == swarm.TaskStateRunning && on[t.NodeID] == host {
+				if t.Status.State == swarm.TaskStateRunning && (host == "" || on[t.NodeID] == host) {
 					return nil
 				}
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("%s has no running task on %s after %s (`docker service ps %s` says why)", service, host, timeout, service)
+				return fmt.Errorf("%s has no running task on %s after %s (`docker service ps %s` says why)", service, where, timeout, service)
 			}
 			select {
 			case <-ctx.Done():

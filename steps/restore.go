@@ -56,6 +56,10 @@ func Restore(ctx context.Context, env *Env, path string, opt RestoreOptions) (Re
 	if m.Stack != env.Cluster.Stack {
 		env.Runner.Log.Note("restoring a backup of stack %s into stack %s", m.Stack, env.Cluster.Stack)
 	}
+	// A restore often follows trouble: postgres may be (re)starting.
+	if err := waitTaskOn(ctx, env, RestoreStepID, env.Cluster.Stack+"_postgres", "", 3*time.Minute); err != nil {
+		return res, err
+	}
 	d, err := findDBTask(ctx, env, RestoreStepID)
 	if err != nil {
 		return res, err
