@@ -193,3 +193,27 @@ func TestWriterPauseResume(t *testing.T) {
 		t.Error("a forged label was accepted")
 	}
 }
+
+// A dump restores into the same major version; into a newer one only with
+// consent (the upgrade path); into an older one never. 9.5 -> 15 is the
+// upgrade upstream's stack needs (its compose file ships postgres:9.5).
+func TestVersionCheck(t *testing.T) {
+	m := BackupManifest{ServerVersionNum: 90524, ServerVersion: "9.5.24", PostgresImage: "postgres:9.5"}
+	pg15 := DBFacts{VersionNum: 150010, Version: "15.10"}
+	var ve *VersionChangeError
+	if err := versionCheck(m, DBFacts{VersionNum: 90525, Version: "9.5.25"}, "s_postgres", false); err != nil {
+		t.Errorf("same major: %v", err)
+	}
+	err := versionCheck(m, pg15, "s_postgres", false)
+	if !errors.As(err, &ve) || ve.Downgrade || !strings.Contains(err.Error(), "--allow-version-change") || !strings.Contains(err.Error(), "9.5 -> 15") || !strings.Contains(err.Error(), "postgres:9.5") {
+		t.Errorf("upgrade without consent: %v", err)
+	}
+	if err := versionCheck(m, pg15, "s_postgres", true); err != nil {
+		t.Errorf("upgrade with consent: %v", err)
+	}
+	m15 := BackupManifest{ServerVersionNum: 150010, ServerVersion: "15.10", PostgresImage: "postgres:15"}
+	err = versionCheck(m15, DBFacts{VersionNum: 90524, Version: "9.5.24"}, "s_postgres", true)
+	if !errors.As(err, &ve) || !ve.Downgrade || strings.Contains(err.Error(), "--allow-version-change") {
+		t.Errorf("downgrade with consent: %v", err)
+	}
+}

@@ -31,9 +31,14 @@ type VersionChangeError struct {
 	From, To       string // majors
 	FromV, ToV     string // full versions
 	Image, Service string
+	Downgrade      bool // into an older server: never, consent or not
 }
 
 func (e *VersionChangeError) Error() string {
+	if e.Downgrade {
+		return fmt.Sprintf("the backup was made by PostgreSQL %s (%s) and %s runs the older PostgreSQL %s (%s): a dump never goes into an older server; "+
+			"point %s back at the image the backup came from (%s) or a newer one, with a new volume, then restore", e.From, e.FromV, e.Service, e.To, e.ToV, e.Service, e.Image)
+	}
 	return fmt.Sprintf("the backup was made by PostgreSQL %s (%s) and %s runs PostgreSQL %s (%s): a dump restores into the same major version without question; "+
 		"into another one only as an upgrade path: a dump of the old server (pg_dump, which this backup is) restored into a new, empty server of the newer major version "+
 		"(never an older one). If that is what you mean (%s -> %s), run the restore again with --allow-version-change; "+
@@ -71,11 +76,10 @@ func Restore(ctx context.Context, env *Env, path string, opt RestoreOptions) (Re
 	if err != nil {
 		return res, err
 	}
+	if err := versionCheck(m, live, d.Service, opt.AllowVersionChange); err != nil {
+		return res, err
+	}
 	if from, to := PGMajor(m.ServerVersionNum), PGMajor(live.VersionNum); from != to {
-		ve := &VersionChangeError{From: from, To: to, FromV: m.ServerVersion, ToV: live.Version, Image: m.PostgresImage, Service: d.Service}
-		if !opt.AllowVersionChange || live.VersionNum < m.ServerVersionNum {
-			return res, ve
-		}
 		env.Runner.Log.Note("restoring a PostgreSQL %s dump into %s (--allow-version-change)", from, to)
 	}
 
@@ -111,6 +115,21 @@ func Restore(ctx context.Context, env *Env, path string, opt RestoreOptions) (Re
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// versionCheck refuses a dump of another major version, unless the operator
+// consents and it is an upgrade (never into an older server).
+func versionCheck(m BackupManifest, live DBFacts, service string, allow bool) error {
+	from, to := PGMajor(m.ServerVersionNum), PGMajor(live.VersionNum)
+	if from == to {
+		return nil
+	}
+	ve := &VersionChangeError{From: from, To: to, FromV: m.ServerVersion, ToV: live.Version, Image: m.PostgresImage, Service: service,
+		Downgrade: live.VersionNum < m.ServerVersionNum}
+	if !allow || ve.Downgrade {
+		return ve
+	}
+	return nil
 }
 
 func restoreFromFileAs(ctx context.Context, env *Env, step string, d dbTask, path string) (DBFacts, error) {
