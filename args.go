@@ -24,6 +24,10 @@ type options struct {
 	only              string
 	breakLock         bool
 	help, version     bool
+	// backup/restore (commands_backup.go)
+	output             string
+	allowVersionChange bool
+	arg                string // restore FILE
 }
 
 const usage = `aginstall — install autograder.io on a Docker Swarm of Linux servers over SSH.
@@ -34,6 +38,10 @@ Usage:
   aginstall apply [flags]      run every pending step without the wizard
   aginstall review [flags]     read-only checklist: every step's check on every host
   aginstall relabel [flags]    re-label the nodes of a running cluster (wizard)
+  aginstall backup [-o PATH]   dump the database into a backup file (on this machine)
+  aginstall restore FILE       replace the database with a backup's (asks first)
+  aginstall remove-node NAME   drain a host, take it out of the swarm, the NFS export and the cluster file
+  aginstall move-database NAME move the database label and its data to host NAME (backup, restore, checks)
 
 Flags:
   -f, --file PATH              cluster file (default aginstall.yaml)
@@ -46,6 +54,8 @@ Flags:
   --only STEP                  apply/plan/review only this step (its ID, see review)
   --parallel N                 hosts worked on at once within a step (default 8)
   --break-lock                 apply: break a lock whose holder is no longer running
+  -o, --output PATH            backup: the file or folder to write (default: backups/ beside the cluster file)
+  --allow-version-change       restore: restore a dump of an older PostgreSQL major version (upgrade)
   --accessible                 wizard: plain prompts for screen readers
   --version, --help
 
@@ -71,6 +81,9 @@ func parseArgs(args []string) (*options, error) {
 	fs.IntVar(&o.parallel, "parallel", 8, "")
 	fs.StringVar(&o.only, "only", "", "")
 	fs.BoolVar(&o.breakLock, "break-lock", false, "")
+	fs.StringVar(&o.output, "output", "", "")
+	fs.StringVar(&o.output, "o", "", "")
+	fs.BoolVar(&o.allowVersionChange, "allow-version-change", false, "")
 	fs.BoolVar(&o.help, "help", false, "")
 	fs.BoolVar(&o.help, "h", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
@@ -89,6 +102,11 @@ func parseArgs(args []string) (*options, error) {
 	case 0:
 	case 1:
 		o.command = rest[0]
+	case 2:
+		if !commandTakesArg(rest[0]) {
+			return nil, fmt.Errorf("one command at a time, got %s", strings.Join(rest, " "))
+		}
+		o.command, o.arg = rest[0], rest[1]
 	default:
 		return nil, fmt.Errorf("one command at a time, got %s", strings.Join(rest, " "))
 	}

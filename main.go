@@ -52,6 +52,14 @@ func run(args []string) int {
 		err = cmdApply(ctx, opt)
 	case "review":
 		err = cmdReview(ctx, opt)
+	case "backup":
+		err = cmdBackup(ctx, opt)
+	case "restore":
+		err = cmdRestore(ctx, opt)
+	case "remove-node":
+		err = cmdRemoveNode(ctx, opt)
+	case "move-database":
+		err = cmdMoveDatabase(ctx, opt)
 	case "", "wizard", "relabel":
 		err = cmdWizard(ctx, opt)
 	default:

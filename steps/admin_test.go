@@ -40,7 +40,8 @@ func TestCreateAdminScriptWithDjango(t *testing.T) {
 	run := func(extra []string, args ...string) []byte {
 		cmd := exec.Command(py, args...)
 		cmd.Dir = srv
-		cmd.Env = append(os.Environ(), "DJANGO_SETTINGS_MODULE=autograder.settings.production", "MEDIA_ROOT="+srv)
+		cmd.Env = append(os.Environ(), "DJANGO_SETTINGS_MODULE=autograder.settings.production", "MEDIA_ROOT="+srv,
+			"AGLAB_SQLITE_PATH="+filepath.Join(srv, "aglab-db.sqlite3")) // the stand-in's settings default to the lab's PostgreSQL
 		cmd.Env = append(cmd.Env, extra...)
 		out, err := cmd.CombinedOutput()
 		if err != nil {

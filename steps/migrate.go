@@ -280,6 +280,9 @@ func (s migrateStep) Apply(ctx context.Context, env *Env) error {
 	if err != nil || !pending {
 		return err
 	}
+	if err := backupBeforeMigrate(ctx, env, s.ID()); err != nil {
+		return err
+	}
 	h := env.On(s.ID(), d.Host)
 	h.Progress("migrating on "+d.Node, 0, 1)
 	_, err = siteExec(ctx, h, "apply the migrations", "exec python3 manage.py migrate --no-input in container "+siteShortID(d.Container)+" (task "+d.TaskID+")",

@@ -20,7 +20,7 @@ BASE_PACKAGES=openssh-server,python3,systemd,systemd-sysv,dbus,sudo,iproute2,pro
 # Packages the lab apt repository offers to the hosts (plus their dependencies).
 REPO_PACKAGES="docker.io docker-compose nfs-common nfs-kernel-server git curl gnupg"
 # Root filesystem of every container image the lab registry serves.
-IMAGE_PACKAGES=python3,python3-django,docker-registry,ca-certificates,procps,iproute2
+IMAGE_PACKAGES=python3,python3-django,python3-psycopg2,docker-registry,ca-certificates,procps,iproute2
 CRANE_VERSION=v0.22.1
 
 log() { printf '[lab %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }

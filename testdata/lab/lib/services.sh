@@ -37,12 +37,18 @@ curl_ok() { /usr/bin/python3 -c 'import sys,urllib.request; urllib.request.urlop
 # Docker Hub names resolve through the hosts' registry mirror:
 #   aglab/base:bookworm   base of the stand-in Dockerfiles (python3, Django)
 #   registry:2            Debian's docker-registry, official image's CLI/paths
-#   postgres:15, postgres:9.5, redis:latest   TCP stand-ins (aglab-listen)
+#   postgres:15, postgres:9.5   real PostgreSQL 15 (lib/postgres.sh)
+#   redis:latest                TCP stand-in (aglab-listen)
+# The registry is shared by every clone using the same cache: the marker
+# records the digests pushed, and a registry holding other ones (pushed by a
+# clone with other images) is pushed again.
 push_images() {
   ensure_crane
   build_image_layers
+  local pg_layer; pg_layer=$(build_pg_layer) || die "building the postgres layer failed"
+  IMAGE_SET_KEY=$(cache_key "$IMAGE_SET_KEY" "$(basename "$pg_layer")")
   local r=$BRIDGE_IP:$REGISTRY_PORT marker=$CACHE/registry/.pushed-$IMAGE_SET_KEY
-  if [[ -f $marker ]] && "$CRANE" manifest --insecure "$r/library/redis:latest" >/dev/null 2>&1; then
+  if [[ -f $marker ]] && [[ "$(pushed_digests "$r")" == "$(cat "$marker")" ]]; then
     return 0
   fi
   log "pushing lab images to $r"
@@ -54,14 +60,23 @@ push_images() {
     "$CRANE" mutate --insecure "$r/aglab/base:bookworm" --entrypoint /usr/local/bin/registry-entrypoint \
       --cmd serve,/etc/docker/registry/config.yml --exposed-ports 5000 -t "$r/library/registry:2"
     local v
+    "$CRANE" append --insecure -b "$r/aglab/base:bookworm" -f "$pg_layer" -t "$r/aglab/postgres:tmp"
     for v in 15 9.5; do
-      "$CRANE" mutate --insecure "$r/aglab/base:bookworm" --entrypoint aglab-listen \
-        --cmd postgres,5432 --exposed-ports 5432 -t "$r/library/postgres:$v"
+      "$CRANE" mutate --insecure "$r/aglab/postgres:tmp" --entrypoint docker-entrypoint.sh \
+        --cmd postgres --exposed-ports 5432 -e "$path:/usr/lib/postgresql/$PG_MAJOR/bin" \
+        -e PGDATA=/var/lib/postgresql/data -e PG_MAJOR=$PG_MAJOR -e LANG=C.UTF-8 -t "$r/library/postgres:$v"
     done
     "$CRANE" mutate --insecure "$r/aglab/base:bookworm" --entrypoint aglab-listen \
       --cmd redis,6379 --exposed-ports 6379 -t "$r/library/redis:latest"
   } >"$OUT/push.log" 2>&1 || die "pushing images failed, see $OUT/push.log"
-  touch "$marker"
+  pushed_digests "$r" >"$marker"
+}
+
+pushed_digests() {
+  local t
+  for t in aglab/base:bookworm library/postgres:15 library/postgres:9.5 library/redis:latest; do
+    echo "$t $("$CRANE" digest --insecure "$1/$t" 2>/dev/null)"
+  done
 }
 
 # The stand-in autograder-full-stack, as three git repositories served over

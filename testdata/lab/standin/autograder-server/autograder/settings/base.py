@@ -1,9 +1,8 @@
 """Lab stand-in settings for autograder-server.
 
 Like upstream, the settings refuse to start without the secret key written by
-generate_secrets.py. The database is SQLite (no real Postgres in the lab); it
-lives in MEDIA_ROOT, which the compose file bind-mounts from the shared source
-folder, so it survives task restarts and is visible from every node.
+generate_secrets.py. The database is PostgreSQL, reached as upstream's
+settings do (AG_DB_HOST, AG_DB_PASSWORD, ... from _prod.env).
 """
 import json
 import os
@@ -44,12 +43,22 @@ MIDDLEWARE = []
 ROOT_URLCONF = 'autograder.urls'
 WSGI_APPLICATION = 'autograder.wsgi.application'
 
+# As upstream: PostgreSQL, configured from _prod.env (AG_DB_*). The lab's
+# postgres images are real PostgreSQL 15.
 DATABASES = {
     'default': {
-        'ENGINE': 'django.db.backends.sqlite3',
-        'NAME': os.environ.get('AG_SQLITE_PATH', os.path.join(MEDIA_ROOT, 'aglab-db.sqlite3')),
+        'ENGINE': 'django.db.backends.postgresql',
+        'NAME': os.environ.get('AG_DB_NAME', 'postgres'),
+        'USER': os.environ.get('AG_DB_USER', 'postgres'),
+        'PASSWORD': os.environ.get('AG_DB_PASSWORD', 'postgres'),
+        'HOST': os.environ.get('AG_DB_HOST', 'localhost'),
+        'PORT': os.environ.get('AG_DB_PORT', '5432'),
     }
 }
+# Unit tests on a machine without a database server (steps/admin_test.go)
+# ask for SQLite explicitly; the lab and the stack never set this.
+if os.environ.get('AGLAB_SQLITE_PATH'):
+    DATABASES['default'] = {'ENGINE': 'django.db.backends.sqlite3', 'NAME': os.environ['AGLAB_SQLITE_PATH']}
 DEFAULT_AUTO_FIELD = 'django.db.models.AutoField'
 USE_TZ = True
 TIME_ZONE = 'UTC'
