@@ -23,6 +23,7 @@ type options struct {
 	parallel          int
 	only              string
 	breakLock         bool
+	allowDataMove     bool
 	help, version     bool
 	// backup/restore (commands_backup.go)
 	output             string
@@ -56,11 +57,17 @@ Flags:
   --break-lock                 apply: break a lock whose holder is no longer running
   -o, --output PATH            backup: the file or folder to write (default: backups/ beside the cluster file)
   --allow-version-change       restore: restore a dump of an older PostgreSQL major version (upgrade)
+  --allow-data-move            apply: consent to a change that leaves data behind or
+                               converts it (a data label moving to another node, a new
+                               postgres image on an existing database); refused without it
   --accessible                 wizard: plain prompts for screen readers
   --version, --help
 
-Exit codes: 0 done, 1 a step failed (the log path is printed), 2 bad input (nothing
-was touched), 130 interrupted (state saved; run again to continue).
+Exit codes: 0 done, 1 a step failed (the log path is printed), 2 bad input or a data
+move without --allow-data-move (nothing was touched), 130 interrupted (state saved;
+run again to continue).
+review: 0 every check is done; 1 some check is to do, drifted, unknown or failed;
+2 bad input. --json prints the same report whatever the code.
 `
 
 // parseArgs accepts the command anywhere among the flags.
@@ -84,6 +91,7 @@ func parseArgs(args []string) (*options, error) {
 	fs.StringVar(&o.output, "output", "", "")
 	fs.StringVar(&o.output, "o", "", "")
 	fs.BoolVar(&o.allowVersionChange, "allow-version-change", false, "")
+	fs.BoolVar(&o.allowDataMove, "allow-data-move", false, "")
 	fs.BoolVar(&o.help, "help", false, "")
 	fs.BoolVar(&o.help, "h", false, "")
 	fs.BoolVar(&o.version, "version", false, "")

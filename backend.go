@@ -95,6 +95,7 @@ func (b *backend) session(ctx context.Context, c *steps.Cluster, sink steps.Sink
 		return nil, err
 	}
 	env.Limit = b.o.parallel
+	env.AllowDataMove = b.o.allowDataMove
 	env.Confirm = func(string) bool { return false } // the wizard asks on its own screens first
 	b.sess = &session{cluster: c, pool: pool, env: env, engine: &steps.Engine{Steps: steps.All(), Env: env}}
 	b.sessPath = c.Path

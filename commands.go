@@ -3,12 +3,36 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	"aginstall/steps"
 )
+
+// errNotAllDone makes review exit 1: some check is to do, drifted, unknown
+// or failed. Monitoring reads the exit code; the report says which.
+var errNotAllDone = errors.New("review: not every check is done")
+
+// reviewExit is errNotAllDone unless every check of every step is done (a
+// step the operator skipped counts as done: they decided).
+func reviewExit(st *steps.State, reports []steps.StepReport) error {
+	for _, r := range reports {
+		if p := st.Get(r.ID); p != nil && p.Status == steps.Skipped {
+			continue
+		}
+		for _, c := range r.Checks {
+			if c.Status != steps.Done && c.Status != steps.Skipped {
+				return errNotAllDone
+			}
+		}
+		if len(r.Checks) == 0 {
+			return errNotAllDone
+		}
+	}
+	return nil
+}
 
 func cmdReview(ctx context.Context, o *options) error {
 	p := newPrinter(os.Stderr, false)
@@ -25,7 +49,10 @@ func cmdReview(ctx context.Context, o *options) error {
 		}{s.cluster.Name, reports}
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+		return reviewExit(s.env.State, reports)
 	}
 	for _, r := range reports {
 		for _, c := range r.Checks {
@@ -39,7 +66,7 @@ func cmdReview(ctx context.Context, o *options) error {
 			fmt.Printf("- | %s | %s\n", r.ID, r.Note)
 		}
 	}
-	return nil
+	return reviewExit(s.env.State, reports)
 }
 
 func cmdPlan(ctx context.Context, o *options) error {
@@ -49,6 +76,7 @@ func cmdPlan(ctx context.Context, o *options) error {
 		return err
 	}
 	defer s.close()
+	s.env.AllowDataMove = o.allowDataMove
 	records, planErr := s.engine.Plan(ctx)
 	var planned []steps.Record
 	for _, r := range records {
@@ -114,6 +142,7 @@ func cmdApply(ctx context.Context, o *options) error {
 			return fmt.Errorf("nothing applied")
 		}
 	}
+	s.env.AllowDataMove = o.allowDataMove
 	s.env.Runner.Log.Note("apply started by aginstall %s", version)
 	if err := s.engine.Apply(ctx); err != nil {
 		return fmt.Errorf("%w\nthe full log is %s", err, s.env.Runner.Log.Path)

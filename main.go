@@ -16,7 +16,8 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
 
-// Exit codes: 0 done, 1 a step failed, 2 bad input (nothing touched), 130 interrupted.
+// Exit codes: 0 done, 1 a step failed (review: something is not done), 2 bad
+// input or a data move without consent (nothing touched), 130 interrupted.
 const (
 	exitFailed      = 1
 	exitBadInput    = 2
@@ -75,8 +76,11 @@ func exitCode(ctx context.Context, err error) int {
 	}
 	var ie *steps.InputError
 	var ies steps.InputErrors
+	var ce *steps.ConsentError
 	switch {
-	case errors.As(err, &ie), errors.As(err, &ies), errors.Is(err, errBadInput):
+	case errors.Is(err, errNotAllDone):
+		return exitFailed // review said it all already
+	case errors.As(err, &ie), errors.As(err, &ies), errors.As(err, &ce), errors.Is(err, errBadInput):
 		fmt.Fprintln(os.Stderr, err)
 		return exitBadInput
 	case ctx.Err() != nil:

@@ -8,8 +8,9 @@
 # `manage.py migrate --check` answers), so a review starts Django once for
 # both questions; before the first migration the user and course cannot be
 # read, and the result says so instead of failing.
-# The values are only ever data (ORM arguments), never code. An existing user
-# or course is left as it is; the user is made an admin of the course.
+# The values are only ever data (ORM arguments), never code. An existing
+# course is left as it is; an existing user is made a superuser (and staff)
+# if it is not one, and an admin of the course.
 # "check" changes nothing. Output: one line "AGINSTALL_RESULT {json}".
 #
 # Everything lives inside one function: `shell -c` may exec this with
@@ -29,7 +30,8 @@ def aginstall_admin_main():
     email = req['email']
     name = req.get('course') or ''
     out = {'mode': mode, 'email': email, 'course': name,
-           'user_created': False, 'course_created': False, 'admin_added': False}
+           'user_created': False, 'user_promoted': False,
+           'course_created': False, 'admin_added': False}
 
     pending = False
     if req.get('migrations'):
@@ -56,6 +58,14 @@ def aginstall_admin_main():
                 user = User.objects.create_user(username=email, email=email,
                                                 is_superuser=True, is_staff=True)
                 out['user_created'] = True
+            elif not user.is_superuser:
+                # The admin the cluster file names is a superuser (as the
+                # guide makes it): one demoted since, or made by hand
+                # without it, is promoted.
+                user.is_superuser = True
+                user.is_staff = True
+                user.save(update_fields=['is_superuser', 'is_staff'])
+                out['user_promoted'] = True
             if name and course is None:
                 make = getattr(Course.objects, 'validate_and_create', None) or Course.objects.create
                 course = make(name=name)
@@ -68,6 +78,7 @@ def aginstall_admin_main():
 
     out['user_exists'] = user is not None
     out['is_superuser'] = bool(user is not None and user.is_superuser)
+    out['is_staff'] = bool(user is not None and user.is_staff)
     out['course_exists'] = course is not None
     out['course_name'] = course.name if course is not None else None
     out['is_admin'] = bool(course is not None and user is not None

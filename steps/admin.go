@@ -29,10 +29,12 @@ type AdminResult struct {
 	Email         string  `json:"email"`
 	Course        string  `json:"course"`
 	UserCreated   bool    `json:"user_created"`
+	UserPromoted  bool    `json:"user_promoted"`
 	CourseCreated bool    `json:"course_created"`
 	AdminAdded    bool    `json:"admin_added"`
 	UserExists    bool    `json:"user_exists"`
 	IsSuperuser   bool    `json:"is_superuser"`
+	IsStaff       bool    `json:"is_staff"`
 	CourseExists  bool    `json:"course_exists"`
 	CourseName    *string `json:"course_name"`
 	IsAdmin       bool    `json:"is_admin"`
@@ -42,9 +44,10 @@ type AdminResult struct {
 	TablesMissing     bool  `json:"tables_missing"`
 }
 
-// adminDone: the user exists and, when a course is asked for, is its admin.
+// adminDone: the user exists, is a superuser (the guide's is_superuser)
+// and, when a course is asked for, is its admin.
 func (r AdminResult) adminDone() bool {
-	return r.UserExists && (r.Course == "" || (r.CourseExists && r.IsAdmin))
+	return r.UserExists && r.IsSuperuser && (r.Course == "" || (r.CourseExists && r.IsAdmin))
 }
 
 const adminResultPrefix = "AGINSTALL_RESULT "
@@ -126,8 +129,11 @@ func (s adminStep) Check(ctx context.Context, env *Env) []HostCheck {
 		return []HostCheck{{Host: d.Host, Status: Done, Reason: reason}}
 	}
 	var todo []string
-	if !r.UserExists {
+	switch {
+	case !r.UserExists:
 		todo = append(todo, "no user "+a.Email)
+	case !r.IsSuperuser:
+		todo = append(todo, fmt.Sprintf("user %s exists but is not a superuser: apply makes it one", a.Email))
 	}
 	if a.Course != "" && !r.CourseExists {
 		todo = append(todo, fmt.Sprintf("no course %q", a.Course))
@@ -164,6 +170,6 @@ func (s adminStep) Apply(ctx context.Context, env *Env) error {
 		}
 		return err
 	}
-	siteOutput(env.On(s.ID(), d.Host), "stdout", fmt.Sprintf("user created: %v, course created: %v, admin added: %v", r.UserCreated, r.CourseCreated, r.AdminAdded))
+	siteOutput(env.On(s.ID(), d.Host), "stdout", fmt.Sprintf("user created: %v, made superuser: %v, course created: %v, admin added: %v", r.UserCreated, r.UserPromoted, r.CourseCreated, r.AdminAdded))
 	return nil
 }

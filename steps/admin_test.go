@@ -11,15 +11,18 @@ import (
 )
 
 func TestAdminParse(t *testing.T) {
-	r, err := adminParse("some Django warning\nAGINSTALL_RESULT {\"mode\":\"check\",\"email\":\"a@b\",\"course\":\"C\",\"user_exists\":true,\"course_exists\":true,\"is_admin\":true,\"course_name\":\"C\"}\n")
+	r, err := adminParse("some Django warning\nAGINSTALL_RESULT {\"mode\":\"check\",\"email\":\"a@b\",\"course\":\"C\",\"user_exists\":true,\"is_superuser\":true,\"course_exists\":true,\"is_admin\":true,\"course_name\":\"C\"}\n")
 	if err != nil || !r.adminDone() || *r.CourseName != "C" {
 		t.Fatalf("%+v %v", r, err)
 	}
 	if _, err := adminParse("Traceback ...\nNameError: x\n"); err == nil {
 		t.Fatal("no result line must be an error")
 	}
-	if (AdminResult{UserExists: true, Course: "C", CourseExists: true}).adminDone() {
+	if (AdminResult{UserExists: true, IsSuperuser: true, Course: "C", CourseExists: true}).adminDone() {
 		t.Fatal("a course without the user as admin is not done")
+	}
+	if (AdminResult{UserExists: true, Course: "C", CourseExists: true, IsAdmin: true}).adminDone() {
+		t.Fatal("a user who is not a superuser is not done")
 	}
 }
 
@@ -84,6 +87,17 @@ func TestCreateAdminScriptWithDjango(t *testing.T) {
 	}
 	if *r.CourseName != tricky {
 		t.Fatalf("course name %q, want %q", *r.CourseName, tricky)
+	}
+	// Demoted by hand: "to do" for the check, promoted by apply, and nothing else changes.
+	run(nil, "manage.py", "shell", "-c", "from django.contrib.auth.models import User; User.objects.filter(username='prof@example.edu').update(is_superuser=False, is_staff=False)")
+	if r := admin("check"); r.IsSuperuser || !r.UserExists || r.adminDone() {
+		t.Fatalf("a demoted admin must not be done: %+v", r)
+	}
+	if r := admin("apply"); !r.UserPromoted || r.UserCreated || r.CourseCreated || r.AdminAdded || !r.IsSuperuser || !r.IsStaff || !r.adminDone() {
+		t.Fatalf("apply must promote the demoted admin: %+v", r)
+	}
+	if r := admin("apply"); r.UserPromoted || !r.adminDone() {
+		t.Fatalf("a second apply must not promote again: %+v", r)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "x")); err == nil {
 		t.Fatal("the course name was executed")

@@ -196,6 +196,9 @@ func deployShort(commit string) string {
 func (s deployStep) Apply(ctx context.Context, env *Env) error {
 	c := env.Cluster
 	h := env.On(s.ID(), c.Manager)
+	if err := consentRefusal(env, s.ID(), c.Manager, s.DataChanges(ctx, env)); err != nil {
+		return err
+	}
 	sudo := siteDockerSudo(env, c.Manager)
 	cur, curErr := deployCurrent(ctx, h, c)
 	if curErr != nil && !h.DryRun() {

@@ -21,6 +21,10 @@ type Env struct {
 	// Confirm asks the operator a yes/no question that a step cannot decide
 	// alone (making a host leave another swarm). nil means no: refuse.
 	Confirm func(question string) bool
+	// AllowDataMove is the operator's consent to changes that leave data
+	// behind or convert it (see consent.go): --allow-data-move, or the
+	// label names typed in the wizard. Without it such changes are refused.
+	AllowDataMove bool
 	// Extra carries values the operator gave at run time that are not in the
 	// cluster file (e.g. relabel's wanted labels); keyed by step ID.
 	Extra map[string]any
@@ -221,6 +225,12 @@ func (en *Engine) Plan(ctx context.Context) ([]Record, error) {
 // loses at most the step in progress, and its checks find where it stopped.
 func (en *Engine) Apply(ctx context.Context) error {
 	env := en.Env
+	// Data moves are refused before the first step, so nothing is touched.
+	if !env.AllowDataMove {
+		if changes := DataChanges(ctx, env, en.Steps); len(changes) > 0 {
+			return &ConsentError{Changes: changes}
+		}
+	}
 	for _, s := range en.Steps {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -286,6 +286,9 @@ func (labelsStep) Apply(ctx context.Context, env *Env) error {
 	for _, vi := range vs {
 		swarmNote(env, "labels", mgr, fmt.Sprintf("advice [%s]: %s", vi.Rule, vi.Message))
 	}
+	if err := consentRefusal(env, "labels", mgr, labelsDataChanges(env, v)); err != nil {
+		return err
+	}
 	var errs HostErrors
 	for _, host := range env.Cluster.HostNames() {
 		node, ok := v.byHost[host]

@@ -412,6 +412,9 @@ func (s settingsStep) Apply(ctx context.Context, env *Env) error {
 	fail := func(purpose string, err error, next string) error {
 		return &StepError{Step: s.ID(), Host: c.Manager, Purpose: purpose, Err: err, Next: next}
 	}
+	if err := consentRefusal(env, s.ID(), c.Manager, s.DataChanges(ctx, env)); err != nil {
+		return err
+	}
 	// TLS first: nothing is written unless the whole site can work.
 	for _, host := range settingsTLSHosts(c) {
 		missing, err := settingsTLSMissing(ctx, env.On(s.ID(), host), c)
