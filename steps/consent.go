@@ -147,7 +147,7 @@ func postgresDataChange(ctx context.Context, env *Env, step string) []DataChange
 		return nil // no database deployed (or none readable): nothing to convert
 	}
 	return []DataChange{{Step: step,
-		What: fmt.Sprintf("the postgres image changes from %s to %s on the existing database of stack %s", postgresImageName(have), want, c.Stack),
+		What:    fmt.Sprintf("the postgres image changes from %s to %s on the existing database of stack %s", postgresImageName(have), want, c.Stack),
 		SafeWay: edit.PostgresUpgradeWarning + fmt.Sprintf(" (or set site.postgres_image back to %s)", postgresImageName(have))}}
 }
 
