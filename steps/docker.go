@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -167,7 +168,9 @@ func engineVersion(ctx context.Context, h *HostRunner) (string, error) {
 
 func (s dockerStep) Apply(ctx context.Context, env *Env) error {
 	mode := env.Cluster.Docker.Install
-	return env.Each(ctx, s.ID(), s.Hosts(env.Cluster), func(ctx context.Context, h *HostRunner) error {
+	var mu sync.Mutex
+	var rolling []dockerRestart
+	err := env.Each(ctx, s.ID(), s.Hosts(env.Cluster), func(ctx context.Context, h *HostRunner) error {
 		if mode == "skip" {
 			version, err := engineVersion(ctx, h)
 			if err == nil && !versionAtLeast(version, 20, 10) {
@@ -179,16 +182,33 @@ func (s dockerStep) Apply(ctx context.Context, env *Env) error {
 			}
 			return nil
 		}
-		return installDockerOn(ctx, env.Cluster, h, mode)
+		r, err := installDockerOn(ctx, env.Cluster, h, mode)
+		if r != nil {
+			mu.Lock()
+			rolling = append(rolling, *r)
+			mu.Unlock()
+		}
+		return err
 	})
+	// Swarm nodes restart one at a time once every host is done: a restart
+	// stops the node's tasks, so the services must be back before the next.
+	if rerr := dockerRollingRestart(ctx, env, rolling); rerr != nil {
+		if err == nil {
+			return rerr
+		}
+		return fmt.Errorf("%w\n%w", err, rerr)
+	}
+	return err
 }
 
 // installDockerOn installs and configures Docker on one host, changing
-// only what differs.
-func installDockerOn(ctx context.Context, c *Cluster, h *HostRunner, mode string) error {
+// only what differs. On a node of a running swarm, a daemon.json change
+// (and the restart it needs) is not made here but returned, for the
+// rolling restart.
+func installDockerOn(ctx context.Context, c *Cluster, h *HostRunner, mode string) (*dockerRestart, error) {
 	res, err := h.Query(ctx, "inspect Docker's packages, group and service", dockerProbeCmd(c, h.Host))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	in := parseDockerInfo(string(res.Stdout))
 	hadEngine := in.installed["docker.io"] || in.installed["docker-ce"]
@@ -196,48 +216,55 @@ func installDockerOn(ctx context.Context, c *Cluster, h *HostRunner, mode string
 	// Log limits first: a fresh engine then starts with them, no restart needed.
 	old, err := h.ReadFile(ctx, "read the Docker daemon settings", daemonJSONPath, true)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+		return nil, err
 	}
 	nw, err := mergeDaemonJSON(old)
 	if err != nil {
-		return &StepError{Step: "docker", Host: h.Host, Purpose: "merge log limits into " + daemonJSONPath, Err: err,
+		return nil, &StepError{Step: "docker", Host: h.Host, Purpose: "merge log limits into " + daemonJSONPath, Err: err,
 			Next: "fix the JSON of " + daemonJSONPath + " on the host (aginstall keeps its other keys), then run again"}
 	}
-	if !in.etcDocker && string(nw) != string(old) {
-		if _, err := h.Run(ctx, "create /etc/docker", remote.Command{Line: "install -d -m 0755 /etc/docker", Sudo: true}); realErr(err) {
-			return err
-		}
+	var rolling *dockerRestart
+	if string(nw) != string(old) && hadEngine && in.enabled && in.active {
+		rolling = dockerSwarmMember(ctx, h, old, nw)
 	}
-	changed, err := h.WriteFile(ctx, "bound container logs (json-file, 100m x 5)", daemonJSONPath, old, nw,
-		remote.WriteOptions{Sudo: true, Backup: true}, fileDiff(daemonJSONPath, old, nw))
-	if err != nil {
-		return err
+	changed := false
+	if rolling == nil {
+		if !in.etcDocker && string(nw) != string(old) {
+			if _, err := h.Run(ctx, "create /etc/docker", remote.Command{Line: "install -d -m 0755 /etc/docker", Sudo: true}); realErr(err) {
+				return nil, err
+			}
+		}
+		if changed, err = h.WriteFile(ctx, "bound container logs (json-file, 100m x 5)", daemonJSONPath, old, nw,
+			remote.WriteOptions{Sudo: true, Backup: true}, fileDiff(daemonJSONPath, old, nw)); err != nil {
+			return nil, err
+		}
 	}
 
 	cmds, err := dockerInstallCmds(ctx, h, in, mode)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, cmd := range cmds {
 		if err := runApt(ctx, h, cmd); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if !in.enabled || !in.active {
 		if _, err := h.Run(ctx, "enable and start the docker service", remote.Command{Line: "systemctl enable --now docker", Sudo: true}); realErr(err) {
-			return err
+			return nil, err
 		}
 	} else if changed && hadEngine {
+		// Not a swarm node: nothing runs here that others wait for.
 		if _, err := h.Run(ctx, "restart docker to apply the log limits", remote.Command{Line: "systemctl restart docker", Sudo: true}); realErr(err) {
-			return err
+			return nil, err
 		}
 	}
 	if in.user != "root" && !in.inGroup {
 		if _, err := h.Run(ctx, "let "+in.user+" use Docker (guide: usermod -aG docker)", remote.Command{Line: remote.Quote("usermod", "-aG", "docker", in.user), Sudo: true}); realErr(err) {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return rolling, nil
 }
 
 // dockerInstallCmds plans the package commands for a mode; nothing when
