@@ -20,15 +20,30 @@ func (b *backend) ReadLabels(ctx context.Context, c *steps.Cluster) (map[string]
 
 // ApplyRelabel applies a plan the UI made with steps.PlanRelabelFor, after the
 // operator typed the name of every label whose move leaves data behind.
-func (b *backend) ApplyRelabel(ctx context.Context, c *steps.Cluster, plan steps.RelabelPlan, confirmed []string, sink steps.Sink) error {
+// CheckRelabel checks the plan's prerequisites on the target nodes.
+func (b *backend) CheckRelabel(ctx context.Context, c *steps.Cluster, plan steps.RelabelPlan) (steps.RelabelPlan, error) {
+	s, err := b.session(ctx, c, nil)
+	if err != nil {
+		return plan, err
+	}
+	return steps.CheckRelabel(ctx, s.env, plan), nil
+}
+
+// ApplyRelabel applies the plan; the new labels are recorded in the cluster
+// file as soon as the swarm has them, even when the wait for the services
+// that follows fails.
+func (b *backend) ApplyRelabel(ctx context.Context, c *steps.Cluster, plan steps.RelabelPlan, confirmed []string, sink steps.Sink) (steps.RelabelResult, error) {
 	s, err := b.session(ctx, c, sink)
 	if err != nil {
-		return err
+		return steps.RelabelResult{}, err
 	}
-	if err := steps.ApplyRelabel(ctx, s.env, plan, confirmed); err != nil {
-		return err
+	res, err := steps.ApplyRelabel(ctx, s.env, plan, confirmed)
+	if res.Applied {
+		if rerr := recordLabels(c, plan.After); rerr != nil && err == nil {
+			err = rerr
+		}
 	}
-	return recordLabels(c, plan.After)
+	return res, err
 }
 
 // recordLabels writes the new labels into the cluster file, so the next apply

@@ -328,6 +328,13 @@ func convergeRead(ctx context.Context, c *client.Client, stack string) ([]swarm.
 // gives up after the timeout with every unconverged service and its reason.
 // It is one read-only record, however long it polls.
 func convergeWait(ctx context.Context, env *Env, h *HostRunner, stack string, timeout time.Duration) ([]ServiceRow, error) {
+	return convergeWaitUntil(ctx, env, h, stack, timeout, nil)
+}
+
+// convergeWaitUntil is convergeWait that also waits until more says nothing
+// (each string a reason to wait, shown like the rows).
+func convergeWaitUntil(ctx context.Context, env *Env, h *HostRunner, stack string, timeout time.Duration,
+	more func([]swarm.Service, []swarm.Task, []swarm.Node) []string) ([]ServiceRow, error) {
 	var rows []ServiceRow
 	call := fmt.Sprintf("poll ServiceList(label=com.docker.stack.namespace=%s), TaskList, NodeList every 2s (timeout %s)", stack, timeout)
 	err := h.API(ctx, "wait for the stack's services to converge", call, false, func(ctx context.Context, c *client.Client) error {
@@ -351,11 +358,21 @@ func convergeWait(ctx context.Context, env *Env, h *HostRunner, stack string, ti
 				}
 			}
 			h.Progress(fmt.Sprintf("%d of %d services converged", done, len(rows)), done, len(rows))
-			if len(rows) > 0 && done == len(rows) {
+			var waits []string
+			if more != nil {
+				waits = more(services, tasks, nodes)
+			}
+			for _, w := range waits {
+				if last[w] != w {
+					siteOutput(h, "stdout", w)
+					last[w] = w
+				}
+			}
+			if len(rows) > 0 && done == len(rows) && len(waits) == 0 {
 				return nil
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("not converged after %s: %s", timeout, convergeDescribe(rows))
+				return fmt.Errorf("not converged after %s: %s", timeout, strings.Join(append([]string{convergeDescribe(rows)}, waits...), "; "))
 			}
 			select {
 			case <-ctx.Done():
@@ -368,6 +385,36 @@ func convergeWait(ctx context.Context, env *Env, h *HostRunner, stack string, ti
 		se.Next = "fix the cause named above (labels: `aginstall relabel`; images: check the registry service), then run `aginstall apply` again; a slow cluster can be given more time with the deploy timeout"
 	}
 	return rows, err
+}
+
+// convergeMisplaced names the running tasks whose node no longer meets
+// their service's placement (its labels changed): the swarm moves them, and
+// until it has, the old placement still serves.
+func convergeMisplaced(services []swarm.Service, tasks []swarm.Task, nodes []swarm.Node) []string {
+	byID := map[string]swarm.Service{}
+	for _, s := range services {
+		byID[s.ID] = s
+	}
+	nodeByID := map[string]swarm.Node{}
+	for _, n := range nodes {
+		nodeByID[n.ID] = n
+	}
+	var out []string
+	for _, t := range tasks {
+		svc, ok := byID[t.ServiceID]
+		n, nok := nodeByID[t.NodeID]
+		if !ok || !nok || t.DesiredState != swarm.TaskStateRunning || t.Status.State != swarm.TaskStateRunning || svc.Spec.TaskTemplate.Placement == nil {
+			continue
+		}
+		for _, c := range svc.Spec.TaskTemplate.Placement.Constraints {
+			if !convergeMatch(c, n) {
+				out = append(out, fmt.Sprintf("%s still runs on %s, which no longer meets %q: the swarm moves it", convergeShortName(svc), n.Description.Hostname, c))
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // convergeDescribe lists the services that have not converged, with reasons.

@@ -258,6 +258,32 @@ func (labelsStep) Check(ctx context.Context, env *Env) []HostCheck {
 	return out
 }
 
+// labelsPrerequisites refuses, before any label changes, a webserver move
+// whose new node lacks the TLS files or has 80/443 taken: relabel's checks,
+// so the cluster file and the wizard follow one set of rules.
+func labelsPrerequisites(ctx context.Context, env *Env, v *swarmView, wanted map[string][]string) error {
+	if v.managerErr != nil || !v.isManager {
+		return nil
+	}
+	before := map[string][]string{}
+	for host, n := range v.byHost {
+		before[host] = labelsKnownOn(n.Spec.Labels)
+	}
+	for _, c := range relabelChecks(ctx, env, "labels", before, wanted) {
+		switch {
+		case c.Blocks && c.CopyTLSFrom != "":
+			return &StepError{Step: "labels", Host: c.Node, Purpose: "check what webserver needs on " + c.Node, Err: errors.New(c.Message),
+				Next: fmt.Sprintf("copy them: `aginstall relabel` moves webserver and offers to copy them from %s (mode 0600); or put them there yourself and run apply again. No label was changed", c.CopyTLSFrom)}
+		case c.Blocks:
+			return &StepError{Step: "labels", Host: c.Node, Purpose: "check what webserver needs on " + c.Node, Err: errors.New(c.Message),
+				Next: "fix it as said, then run apply again. No label was changed"}
+		case c.Kind == "address":
+			swarmNote(env, "labels", c.Node, c.Message)
+		}
+	}
+	return nil
+}
+
 func labelsOrNone(l []string) string {
 	if len(l) == 0 {
 		return "none"
@@ -287,6 +313,9 @@ func (labelsStep) Apply(ctx context.Context, env *Env) error {
 		swarmNote(env, "labels", mgr, fmt.Sprintf("advice [%s]: %s", vi.Rule, vi.Message))
 	}
 	if err := consentRefusal(env, "labels", mgr, labelsDataChanges(env, v)); err != nil {
+		return err
+	}
+	if err := labelsPrerequisites(ctx, env, v, wanted); err != nil {
 		return err
 	}
 	var errs HostErrors

@@ -101,6 +101,40 @@ type RelabelPlan struct {
 	Violations    []rules.Violation // errors first
 	Moves         []rules.MoveWarning
 	Kept          []string // unknown labels After dropped; aginstall never removes them
+	// Checks are the prerequisites on the nodes that gain a label
+	// (CheckRelabel fills them; ApplyRelabel checks them again).
+	Checks []RelabelCheck
+	// CopyTLS: the operator chose to copy the TLS files a new webserver
+	// node lacks from the node that has them (RelabelCheck.CopyTLSFrom).
+	CopyTLS bool
+}
+
+// CheckRelabel fills the plan's prerequisite checks on the target nodes
+// (read-only), for the operator to see before the typed confirmation.
+func CheckRelabel(ctx context.Context, env *Env, plan RelabelPlan) RelabelPlan {
+	plan.Checks = relabelChecks(ctx, env, "relabel", plan.Before, plan.After)
+	return plan
+}
+
+// Blocking is the checks that refuse the plan as it stands.
+func (p RelabelPlan) Blocking() []RelabelCheck { return relabelBlocking(p.Checks, p.CopyTLS) }
+
+// CanCopyTLS is the TLS check that copying would fix, if any.
+func (p RelabelPlan) CanCopyTLS() (RelabelCheck, bool) {
+	for _, c := range p.Checks {
+		if c.Kind == "tls" && c.Blocks && c.CopyTLSFrom != "" {
+			return c, true
+		}
+	}
+	return RelabelCheck{}, false
+}
+
+// RelabelResult is what a re-labelling did and how the swarm took it.
+type RelabelResult struct {
+	Applied bool         // the swarm has the new labels (the wait after may still have failed)
+	Copied  []string     // "TLS files copied from node1 to node3"
+	Rows    []ServiceRow // the stack's services once converged (none when no stack runs)
+	Notes   []string     // what the operator must know or do now
 }
 
 // PlanRelabel plans going from before to after (node → labels), as read by
@@ -162,7 +196,13 @@ func (p RelabelPlan) NeedsTypedConfirm() []string {
 // label whose name is not in confirmed, and a node whose labels changed since
 // they were read: before touching any node it checks all versions, so a
 // concurrent change leaves every node as it was.
-func ApplyRelabel(ctx context.Context, env *Env, plan RelabelPlan, confirmed []string) error {
+func ApplyRelabel(ctx context.Context, env *Env, plan RelabelPlan, confirmed []string) (RelabelResult, error) {
+	var res RelabelResult
+	err := applyRelabel(ctx, env, plan, confirmed, &res)
+	return res, err
+}
+
+func applyRelabel(ctx context.Context, env *Env, plan RelabelPlan, confirmed []string, res *RelabelResult) error {
 	mgr := env.Cluster.Manager
 	h := env.On("relabel", mgr)
 	if err := labelsRulesError(plan.Violations); err != nil {
@@ -176,6 +216,7 @@ func ApplyRelabel(ctx context.Context, env *Env, plan RelabelPlan, confirmed []s
 		}
 	}
 	if len(plan.Diff) == 0 {
+		res.Applied = true
 		return nil
 	}
 	read, _ := env.Extra[relabelReadKey].(*relabelRead)
@@ -211,6 +252,27 @@ func ApplyRelabel(ctx context.Context, env *Env, plan RelabelPlan, confirmed []s
 	if len(errs) > 0 {
 		return errs
 	}
+	// The prerequisites, read again now: what the operator saw may be stale.
+	checks := relabelChecks(ctx, env, "relabel", plan.Before, plan.After)
+	if bl := relabelBlocking(checks, plan.CopyTLS); len(bl) > 0 {
+		var lines []string
+		for _, c := range bl {
+			lines = append(lines, c.Message)
+		}
+		return &StepError{Step: "relabel", Host: bl[0].Node, Purpose: "check what " + bl[0].Label + " needs on " + bl[0].Node,
+			Err: errors.New(strings.Join(lines, "; ")), Next: "fix it as said (relabel offers to copy the TLS files when another node has them); no label was changed"}
+	}
+	for _, c := range checks {
+		if plan.CopyTLS && c.Kind == "tls" && c.Blocks && c.CopyTLSFrom != "" {
+			if err := relabelCopyTLS(ctx, env, "relabel", c.CopyTLSFrom, c.Node); err != nil {
+				return err
+			}
+			res.Copied = append(res.Copied, fmt.Sprintf("TLS certificate and key copied from %s to %s (mode 0600)", c.CopyTLSFrom, c.Node))
+		}
+		if c.Kind == "address" {
+			res.Notes = append(res.Notes, c.Message)
+		}
+	}
 	// Removals first, so a moved label is never on two nodes at once.
 	diffs := slices.Clone(plan.Diff)
 	slices.SortStableFunc(diffs, func(a, b rules.NodeDiff) int { return len(b.Removed) - len(a.Removed) })
@@ -223,6 +285,45 @@ func ApplyRelabel(ctx context.Context, env *Env, plan RelabelPlan, confirmed []s
 		return errs
 	}
 	delete(env.Extra, relabelReadKey) // the versions are stale now
+	res.Applied = true
+	return relabelAfter(ctx, env, h, plan, res)
+}
+
+// relabelAfter waits, as deploy does, for the stack's services to converge
+// with every task on a node that meets its placement, then checks the
+// migrations when the database moved.
+func relabelAfter(ctx context.Context, env *Env, h *HostRunner, plan RelabelPlan, res *RelabelResult) error {
+	stack := env.Cluster.Stack
+	services, err := deployServices(ctx, h, stack)
+	if err != nil {
+		return err
+	}
+	if len(services) == 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("stack %s is not deployed: nothing to move yet (aginstall apply deploys it with these labels)", stack))
+		return nil
+	}
+	rows, err := convergeWaitUntil(ctx, env, h, stack, convergeTimeout(env), convergeMisplaced)
+	res.Rows = rows
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(plan.Moves, func(m rules.MoveWarning) bool { return m.Label == "database" }) {
+		return nil
+	}
+	d, err := siteFindDjango(ctx, env, "relabel")
+	if err != nil {
+		res.Notes = append(res.Notes, "the database moved, but the django task cannot be reached to check the migrations: "+siteFirstLine(err))
+		return nil
+	}
+	pending, err := migratePending(ctx, env, d, "relabel")
+	switch {
+	case err != nil:
+		res.Notes = append(res.Notes, "the database moved; checking its migrations failed: "+siteFirstLine(err))
+	case pending:
+		res.Notes = append(res.Notes, "the database moved and has unapplied migrations: postgres started on an empty volume there. Restore the dump taken on the old node (see the data move above), or run `aginstall apply` to migrate it")
+	default:
+		res.Notes = append(res.Notes, "the database moved; Django finds no unapplied migrations")
+	}
 	return nil
 }
 

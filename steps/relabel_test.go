@@ -69,7 +69,7 @@ func TestApplyRelabelRefusals(t *testing.T) {
 	env.Runner.DryRun = false
 	after := relabelLab()
 	after["node3"] = append(slices.Clone(after["node3"]), "database")
-	if err := ApplyRelabel(t.Context(), env, PlanRelabel(relabelLab(), after), nil); err == nil || !strings.Contains(err.Error(), "database must be on exactly one node") {
+	if _, err := ApplyRelabel(t.Context(), env, PlanRelabel(relabelLab(), after), nil); err == nil || !strings.Contains(err.Error(), "database must be on exactly one node") {
 		t.Errorf("broken rules: %v", err)
 	}
 	after = relabelLab()
@@ -77,10 +77,10 @@ func TestApplyRelabelRefusals(t *testing.T) {
 	after["node3"] = append(slices.Clone(after["node3"]), "cache")
 	plan := PlanRelabel(relabelLab(), after)
 	var se *StepError
-	if err := ApplyRelabel(t.Context(), env, plan, []string{"Cache"}); !errors.As(err, &se) || !strings.Contains(se.Next, `type "cache"`) {
+	if _, err := ApplyRelabel(t.Context(), env, plan, []string{"Cache"}); !errors.As(err, &se) || !strings.Contains(se.Next, `type "cache"`) {
 		t.Errorf("unconfirmed move: %v", err)
 	}
-	if err := ApplyRelabel(t.Context(), env, plan, []string{"cache"}); err == nil || !strings.Contains(err.Error(), "not read first") {
+	if _, err := ApplyRelabel(t.Context(), env, plan, []string{"cache"}); err == nil || !strings.Contains(err.Error(), "not read first") {
 		t.Errorf("not read: %v", err)
 	}
 	if len(env.Runner.Records()) != 0 {

@@ -248,13 +248,13 @@ func labRelabelMove(t *testing.T, env *Env, dc *client.Client) {
 	if len(plan.Moves) != 1 || plan.Moves[0].From != "node2" || plan.Moves[0].To != "node3" || !strings.Contains(plan.Moves[0].HowTo, "ag-stack_redisdata") {
 		t.Errorf("move warning %+v", plan.Moves)
 	}
-	if err := ApplyRelabel(ctx, env, plan, []string{"redis"}); err == nil || !strings.Contains(err.Error(), `type "cache"`) {
+	if _, err := ApplyRelabel(ctx, env, plan, []string{"redis"}); err == nil || !strings.Contains(err.Error(), `type "cache"`) {
 		t.Errorf("a move without typing cache: %v", err)
 	}
 	if _, l := labNodeLabels(t, dc, "node3"); slices.Contains(l, "cache") {
 		t.Fatal("cache moved without the typed confirmation")
 	}
-	if err := ApplyRelabel(ctx, env, plan, []string{"cache"}); err != nil {
+	if _, err := ApplyRelabel(ctx, env, plan, []string{"cache"}); err != nil {
 		t.Fatal(err)
 	}
 	_, l2 := labNodeLabels(t, dc, "node2")
@@ -283,7 +283,7 @@ func labRelabelConflict(t *testing.T, env *Env, dc *client.Client) {
 	if _, err := dc.NodeUpdate(ctx, n3.ID, client.NodeUpdateOptions{Version: n3.Version, Spec: spec}); err != nil {
 		t.Fatal(err)
 	}
-	err = ApplyRelabel(ctx, env, plan, []string{"cache"})
+	_, err = ApplyRelabel(ctx, env, plan, []string{"cache"})
 	var ce *LabelConflictError
 	if !errors.As(err, &ce) || ce.Node != "node3" || !strings.Contains(err.Error(), "the labels of node3 changed while aginstall was applying them; run again to see the new state") {
 		t.Fatalf("concurrent change: %v", err)

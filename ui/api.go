@@ -56,10 +56,13 @@ type Backend interface {
 	Skip(c *steps.Cluster, stepID, reason string) error
 	// SudoPassword hands over the password the operator typed (masked).
 	SudoPassword(pw []byte)
-	// Re-label on a live swarm (steps.ReadLabels, steps.ApplyRelabel): the
-	// labels now (node → labels) with the nodes' sizes, and the change itself.
-	// The plan between them is pure (steps.PlanRelabelFor), made by the UI.
+	// Re-label on a live swarm (steps.ReadLabels, steps.CheckRelabel,
+	// steps.ApplyRelabel): the labels now (node → labels) with the nodes'
+	// sizes, the prerequisites on the target nodes, and the change itself
+	// with how the services converged. The plan is made by the UI
+	// (steps.PlanRelabelFor, pure).
 	ReadLabels(ctx context.Context, c *steps.Cluster) (map[string][]string, map[string]rules.Node, error)
-	ApplyRelabel(ctx context.Context, c *steps.Cluster, plan steps.RelabelPlan, confirmed []string, sink steps.Sink) error
+	CheckRelabel(ctx context.Context, c *steps.Cluster, plan steps.RelabelPlan) (steps.RelabelPlan, error)
+	ApplyRelabel(ctx context.Context, c *steps.Cluster, plan steps.RelabelPlan, confirmed []string, sink steps.Sink) (steps.RelabelResult, error)
 	LogPath() string
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -255,11 +256,31 @@ func (b *fakeBackend) ReadLabels(ctx context.Context, c *steps.Cluster) (map[str
 	return labels, sizes, nil
 }
 
-func (b *fakeBackend) ApplyRelabel(ctx context.Context, c *steps.Cluster, plan steps.RelabelPlan, confirmed []string, sink steps.Sink) error {
+// CheckRelabel: a webserver moving to node3 finds no TLS files there,
+// which node2 has; in host publish mode the address changes.
+func (b *fakeBackend) CheckRelabel(ctx context.Context, c *steps.Cluster, plan steps.RelabelPlan) (steps.RelabelPlan, error) {
+	for _, d := range plan.Diff {
+		if d.Node == "node3" && slices.Contains(d.Added, "webserver") {
+			plan.Checks = []steps.RelabelCheck{
+				{Node: "node3", Label: "webserver", Kind: "tls", Blocks: true, CopyTLSFrom: "node2",
+					Message: "node3 lacks /etc/ssl/certs/ag.pem and /etc/ssl/private/ag.key; they can be copied from node2"},
+				{Node: "node3", Label: "webserver", Kind: "ports", Message: "ports 80 and 443 are free on node3"},
+				{Node: "node3", Label: "webserver", Kind: "address", Message: "publish mode is host: the site's public address changes from node2 (10.0.0.12) to node3 (10.0.0.13)"},
+			}
+		}
+	}
+	return plan, nil
+}
+
+func (b *fakeBackend) ApplyRelabel(ctx context.Context, c *steps.Cluster, plan steps.RelabelPlan, confirmed []string, sink steps.Sink) (steps.RelabelResult, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.relabel = &plan
-	return nil
+	res := steps.RelabelResult{Applied: true, Rows: []steps.ServiceRow{{Service: "nginx", Mode: "replicated", Running: 1, Desired: 1, Converged: true}}}
+	if plan.CopyTLS {
+		res.Copied = []string{"TLS certificate and key copied from node2 to node3 (mode 0600)"}
+	}
+	return res, nil
 }
 
 func (b *fakeBackend) LogPath() string { return "/home/admin/.aginstall/aginstall.log" }

@@ -135,6 +135,25 @@ func TestRelabelTypedConfirmation(t *testing.T) {
 	}
 }
 
+// A webserver move: the target node's checks come before the typed
+// confirmation; missing TLS files refuse it until the operator chooses to
+// copy them (tab); the outcome shows the copy and the services.
+func TestRelabelWebserverChecksAndTLSCopy(t *testing.T) {
+	f := newFlow(t, 110, 40, Options{Mode: ModeRelabel})
+	f.key("down", "right", "space", "right", "space", "enter")
+	f.wantText("On the target nodes").wantText("node3 lacks /etc/ssl/certs/ag.pem").wantText("public address changes from node2")
+	f.wantText("tab: copy the TLS certificate and key from node2 to node3 (mode 0600): no")
+	f.typeText("relabel").key("enter")
+	if f.be.relabel != nil {
+		t.Fatal("applied while node3 lacks the TLS files")
+	}
+	f.key("tab").wantText("(mode 0600): yes").wantText("they will be copied first")
+	f.key("enter").wantText("The labels are changed").wantText("TLS certificate and key copied from node2 to node3").wantText("nginx 1/1")
+	if p := f.be.relabel; p == nil || !p.CopyTLS || !slices.Contains(p.After["node3"], "webserver") {
+		t.Fatalf("ApplyRelabel got %+v", p)
+	}
+}
+
 func TestReviewExportMarkdown(t *testing.T) {
 	dir := t.TempDir()
 	f := newFlow(t, 100, 30, Options{Mode: ModeReview, ClusterPath: dir + "/aginstall.yaml"})

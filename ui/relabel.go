@@ -22,6 +22,7 @@ type relabelScreen struct {
 	sizes   map[string]rules.Node
 	mx      *matrix
 	plan    steps.RelabelPlan
+	result  steps.RelabelResult
 	confirm textinput.Model
 	err     error
 	top     int
@@ -30,6 +31,7 @@ type relabelScreen struct {
 const (
 	relabelReading = iota
 	relabelEdit
+	relabelChecking // the prerequisites on the target nodes
 	relabelReview
 	relabelApplied
 )
@@ -49,6 +51,9 @@ func (s *relabelScreen) keys() []key.Binding {
 	case relabelEdit:
 		return []key.Binding{bind("←↓↑→/hjkl", "move"), bind("space", "toggle"), bind("S", "suggest"), bind("enter", "review the change"), keyBack}
 	case relabelReview:
+		if _, ok := s.plan.CanCopyTLS(); ok {
+			return []key.Binding{bind("enter", "apply"), bind("tab", "copy the TLS files"), bind("esc", "back to the matrix")}
+		}
 		return []key.Binding{bind("enter", "apply"), bind("esc", "back to the matrix")}
 	}
 	return []key.Binding{bind("r", "read again"), keyBack}
@@ -60,7 +65,15 @@ type labelsReadMsg struct {
 	err    error
 }
 
-type relabeledMsg struct{ err error }
+type relabelCheckedMsg struct {
+	plan steps.RelabelPlan
+	err  error
+}
+
+type relabeledMsg struct {
+	res steps.RelabelResult
+	err error
+}
 
 func (s *relabelScreen) init(m *Model) tea.Cmd {
 	s.phase, s.err = relabelReading, nil
@@ -88,9 +101,18 @@ func (s *relabelScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 		}
 		s.mx = newMatrix(nodes)
 		s.phase = relabelEdit
+	case relabelCheckedMsg:
+		m.doneWork()
+		if msg.err != nil {
+			s.plan.Checks = []steps.RelabelCheck{{Blocks: true, Message: "cannot check the target nodes: " + msg.err.Error()}}
+		} else {
+			s.plan = msg.plan
+		}
+		s.phase = relabelReview
+		return s.confirm.Focus()
 	case relabeledMsg:
 		m.doneWork()
-		s.err = msg.err
+		s.err, s.result = msg.err, msg.res
 		s.phase = relabelApplied
 	case tea.KeyPressMsg:
 		if m.busy != "" {
@@ -112,7 +134,14 @@ func (s *relabelScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 				s.phase, s.top = relabelReview, 0
 				s.confirm.SetValue("")
 				if len(s.plan.Errors()) == 0 && len(s.plan.Diff) > 0 {
-					return s.confirm.Focus()
+					// What each moved label needs on its new node, read
+					// before the operator is asked to confirm.
+					s.phase = relabelChecking
+					c, plan := m.cluster, s.plan
+					return m.work("checking the target nodes", func(ctx context.Context) tea.Msg {
+						p, err := m.be.CheckRelabel(ctx, c, plan)
+						return relabelCheckedMsg{p, err}
+					})
 				}
 			}
 		case relabelReview:
@@ -121,8 +150,17 @@ func (s *relabelScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 				s.phase = relabelEdit
 				s.confirm.Blur()
 				return nil
+			case "tab":
+				if _, ok := s.plan.CanCopyTLS(); ok {
+					s.plan.CopyTLS = !s.plan.CopyTLS
+				}
+				return nil
 			case "enter":
 				if len(s.plan.Errors()) > 0 || len(s.plan.Diff) == 0 {
+					return nil
+				}
+				if bl := s.plan.Blocking(); len(bl) > 0 {
+					m.flash = "Not yet: " + bl[0].Message
 					return nil
 				}
 				typed := strings.Fields(s.confirm.Value())
@@ -138,8 +176,9 @@ func (s *relabelScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 				}
 				c, plan := m.cluster, s.plan
 				s.confirm.Blur()
-				return m.work("changing the node labels", func(ctx context.Context) tea.Msg {
-					return relabeledMsg{m.be.ApplyRelabel(ctx, c, plan, typed, m.sink())}
+				return m.work("changing the node labels and waiting for the services", func(ctx context.Context) tea.Msg {
+					res, err := m.be.ApplyRelabel(ctx, c, plan, typed, m.sink())
+					return relabeledMsg{res, err}
 				})
 			case "pgdown":
 				s.top += 5
@@ -182,11 +221,10 @@ func (s *relabelScreen) view(m *Model, w, h int) string {
 		return head + "Reading every node's labels from the manager…\n"
 	case relabelEdit:
 		return head + s.mx.view(w, h-1, m.opt.Accessible)
+	case relabelChecking:
+		return head + "Checking what the moved labels need on their new nodes…\n"
 	case relabelApplied:
-		if s.err != nil {
-			return head + failureText(s.err, w) + "\n"
-		}
-		return head + stOK.Render("The labels are changed.") + " The swarm moves the services now; r reads the labels again.\n"
+		return head + s.appliedView(w)
 	}
 	var lines []string
 	add := func(s string) { lines = append(lines, strings.Split(s, "\n")...) }
@@ -218,10 +256,35 @@ func (s *relabelScreen) view(m *Model, w, h int) string {
 	for _, k := range s.plan.Kept {
 		add(stDim.Render(wrap(k, w)))
 	}
+	if len(s.plan.Checks) > 0 {
+		add("")
+		add(stTitle.Render("On the target nodes"))
+	}
+	for _, c := range s.plan.Checks {
+		switch {
+		case c.Blocks && c.Kind == "tls" && c.CopyTLSFrom != "" && s.plan.CopyTLS:
+			add(stOK.Render(wrap("✓ "+c.Message+" — they will be copied first.", w)))
+		case c.Blocks:
+			add(stErr.Render(wrap("✗ "+c.Message, w)))
+		case c.Kind == "address":
+			add(stWarn.Render(wrap("! "+c.Message, w)))
+		default:
+			add(stDim.Render(wrap("✓ "+c.Message, w)))
+		}
+	}
+	if c, ok := s.plan.CanCopyTLS(); ok {
+		choice := "no"
+		if s.plan.CopyTLS {
+			choice = "yes"
+		}
+		add(wrap(fmt.Sprintf("tab: copy the TLS certificate and key from %s to %s (mode 0600): %s", c.CopyTLSFrom, c.Node, choice), w))
+	}
 	var foot []string
 	switch {
 	case len(s.plan.Errors()) > 0:
 		foot = append(foot, stErr.Render("A rule is broken: esc goes back to the matrix."))
+	case len(s.plan.Blocking()) > 0:
+		foot = append(foot, stErr.Render(cut("A target node is not ready (✗ above): fix it, or esc goes back to the matrix.", w)))
 	case len(s.plan.Diff) > 0:
 		want := s.plan.NeedsTypedConfirm()
 		if len(want) == 0 {
@@ -234,4 +297,34 @@ func (s *relabelScreen) view(m *Model, w, h int) string {
 	top := min(s.top, max(len(lines)-rows, 0))
 	end := min(top+rows, len(lines))
 	return head + strings.Join(lines[top:end], "\n") + "\n\n" + strings.Join(foot, "\n")
+}
+
+// appliedView is the outcome: what was copied, the services as deploy
+// reports them, and what the operator must do now.
+func (s *relabelScreen) appliedView(w int) string {
+	var b strings.Builder
+	r := s.result
+	if s.err != nil {
+		if r.Applied {
+			b.WriteString(stWarn.Render("The labels are changed, but the services did not settle:") + "\n")
+		}
+		b.WriteString(failureText(s.err, w) + "\n")
+	} else {
+		b.WriteString(stOK.Render("The labels are changed.") + "\n")
+	}
+	for _, c := range r.Copied {
+		b.WriteString(stOK.Render("✓ ") + wrap(c, w-2) + "\n")
+	}
+	for _, row := range r.Rows {
+		mark := stOK.Render("✓ ")
+		if !row.Converged {
+			mark = stErr.Render("✗ ")
+		}
+		b.WriteString(mark + cut(row.String(), w-2) + "\n")
+	}
+	for _, n := range r.Notes {
+		b.WriteString(stWarn.Render("! ") + wrap(n, w-2) + "\n")
+	}
+	b.WriteString("r reads the labels again.\n")
+	return b.String()
 }

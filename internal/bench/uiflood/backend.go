@@ -119,7 +119,10 @@ func (b *floodBackend) SudoPassword([]byte)                       {}
 func (b *floodBackend) ReadLabels(context.Context, *steps.Cluster) (map[string][]string, map[string]rules.Node, error) {
 	return nil, nil, nil
 }
-func (b *floodBackend) ApplyRelabel(context.Context, *steps.Cluster, steps.RelabelPlan, []string, steps.Sink) error {
-	return nil
+func (b *floodBackend) CheckRelabel(_ context.Context, _ *steps.Cluster, p steps.RelabelPlan) (steps.RelabelPlan, error) {
+	return p, nil
+}
+func (b *floodBackend) ApplyRelabel(context.Context, *steps.Cluster, steps.RelabelPlan, []string, steps.Sink) (steps.RelabelResult, error) {
+	return steps.RelabelResult{}, nil
 }
 func (b *floodBackend) LogPath() string { return "/tmp/aginstall-bench.log" }
