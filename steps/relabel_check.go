@@ -103,8 +103,8 @@ func relabelTLSCheck(ctx context.Context, env *Env, step, node string, from []st
 	return rc
 }
 
-// relabelListenRe picks the local address and the process of an `ss -ltnp` line.
-var relabelListenRe = regexp.MustCompile(`\S+:(80|443)\s.*?(?:users:\(\("([^"]{1,64})")?`)
+// relabelProcRe picks the first process of an `ss -ltnp` line.
+var relabelProcRe = regexp.MustCompile(`users:\(\("([^"]{1,64})"`)
 
 // relabelListeners parses `ss -Hltnp` lines into "port by process" for the
 // ports 80 and 443. Host text: only the port digits and a cleaned process
@@ -124,8 +124,8 @@ func relabelListeners(out string, ignore func(proc string) bool) []string {
 			continue
 		}
 		proc := "an unknown process"
-		if m := relabelListenRe.FindStringSubmatch(line); m != nil && m[2] != "" {
-			proc = relabelCleanName(m[2])
+		if m := relabelProcRe.FindStringSubmatch(line); m != nil {
+			proc = relabelCleanName(m[1])
 		}
 		if ignore != nil && ignore(proc) {
 			continue
