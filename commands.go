@@ -108,6 +108,14 @@ func cmdPlan(ctx context.Context, o *options) error {
 		}
 		fmt.Printf("- | %s | %s: %s\n", st.ID(), st.Title(), msg)
 	}
+	// What apply would refuse, said before the operator runs it.
+	for _, c := range steps.DataChanges(ctx, s.env, s.engine.Steps) {
+		consent := "apply refuses this without --allow-data-move"
+		if o.allowDataMove {
+			consent = "consented with --allow-data-move"
+		}
+		fmt.Printf("- | %s | %s: %s; the safe way: %s\n", c.Step, consent, c.What, c.SafeWay)
+	}
 	return planErr
 }
 
