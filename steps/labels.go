@@ -266,8 +266,13 @@ func labelsPrerequisites(ctx context.Context, env *Env, v *swarmView, wanted map
 		return nil
 	}
 	before := map[string][]string{}
+	moves := false
 	for host, n := range v.byHost {
 		before[host] = labelsKnownOn(n.Spec.Labels)
+		moves = moves || slices.Contains(before[host], "webserver") && !slices.Contains(wanted[host], "webserver")
+	}
+	if !moves {
+		return nil // a first placement: the settings step checks the TLS files, preflight the ports
 	}
 	for _, c := range relabelChecks(ctx, env, "labels", before, wanted) {
 		switch {
