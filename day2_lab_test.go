@@ -31,7 +31,9 @@ func TestDay2Lab(t *testing.T) {
 	if len(lab.Hosts) != 3 || lab.Kind != "full" {
 		t.Fatalf("needs the 3 full hosts of `testdata/lab/up 3`, have %d %s", len(lab.Hosts), lab.Kind)
 	}
-	lab.Reset(t)
+	if _, err := lab.Exec(t, "node1", "sh", "-c", "command -v docker"); err == nil {
+		lab.Reset(t) // not fresh from up: bare hosts again
+	}
 	f := newFaultLab(t, lab)
 	// The sysadmin's road: every host as the sudo user.
 	f.base = regexp.MustCompile(`(?m)^(\s+user:) \S+$`).ReplaceAllString(f.base, "$1 "+lab.SudoUser)
