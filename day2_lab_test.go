@@ -248,7 +248,7 @@ func day2WebserverMove(t *testing.T, f *faultLab) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"/etc/ssl/certs/autograder.cert", "/etc/ssl/private/autograder.key.pem"} {
-		if out, err := lab.Exec(t, "node3", "sh", "-c", "test -e "+p+" && echo THERE"); strings.Contains(out, "THERE") || err != nil {
+		if out, err := lab.Exec(t, "node3", "sh", "-c", "if test -e "+p+"; then echo THERE; else echo MISSING; fi"); !strings.Contains(out, "MISSING") || err != nil {
 			t.Fatalf("node3 already has %s (%v): the test needs it missing", p, err)
 		}
 	}

@@ -84,7 +84,12 @@ func Preflight(c *Cluster, facts map[string]*Facts) []Finding {
 				"set nfs.mode: skip and provide the source folder on every host yourself (shared storage handled elsewhere), or use a kernel with NFS")
 		}
 		if contains(h.Labels, "webserver") {
-			if taken := foreignListeners(f.Ports8043); len(taken) > 0 {
+			if taken := foreignListeners(f.Ports8043); len(taken) > 0 && f.Swarm == "active" && unnamedListeners(f.Ports8043) {
+				// A sudo user's ss names no root process: on a swarm node
+				// that is the deployed nginx's docker-proxy as often as not.
+				add(h.Name, Warning, "ports", "ports 80/443 are taken on the webserver host by a program the SSH user cannot name (a deployed nginx's docker-proxy, or another server): "+strings.Join(taken, ", "),
+					"if the site is not deployed yet, check with `sudo ss -ltnp` on "+h.Name+" and stop any other program there")
+			} else if len(taken) > 0 {
 				add(h.Name, Blocker, "ports", "ports 80/443 are already taken on the webserver host: "+strings.Join(taken, ", "),
 					"stop the program listening there (e.g. systemctl disable --now apache2 nginx), or put the webserver label on another host")
 			}
@@ -179,6 +184,16 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// unnamedListeners: no listener's process could be named.
+func unnamedListeners(listeners []string) bool {
+	for _, l := range listeners {
+		if _, proc, _ := strings.Cut(l, " "); proc != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // foreignListeners drops listeners that are Docker's own (a stack

@@ -60,6 +60,13 @@ func TestPreflight(t *testing.T) {
 			[]string{"m error ports"}, "0.0.0.0:80 (apache2)"},
 		{"port 443 taken, no process name", func(c *Cluster, m, w *Facts) { m.Ports8043 = []string{"[::]:443"} },
 			[]string{"m error ports"}, "cannot name"},
+		{"no process name on a swarm node (a sudo user's view of the deployed nginx)", func(c *Cluster, m, w *Facts) { m.Ports8043 = []string{"0.0.0.0:443"}; m.Swarm = "active" },
+			[]string{"m warning ports"}, "cannot name (a deployed nginx's docker-proxy"},
+		{"a named program on a swarm node still blocks", func(c *Cluster, m, w *Facts) {
+			m.Ports8043 = []string{"0.0.0.0:443", "0.0.0.0:80 apache2"}
+			m.Swarm = "active"
+		},
+			[]string{"m error ports"}, "0.0.0.0:80 (apache2)"},
 		{"docker's own listener", func(c *Cluster, m, w *Facts) { m.Ports8043 = []string{"0.0.0.0:443 docker-proxy"} }, nil, ""},
 		{"port taken on a non-webserver host", func(c *Cluster, m, w *Facts) { w.Ports8043 = []string{"0.0.0.0:80 nginx"} }, nil, ""},
 		{"small database host", func(c *Cluster, m, w *Facts) { m.MemoryMB = 2048 },
