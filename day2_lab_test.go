@@ -194,7 +194,7 @@ func day2Refusals(t *testing.T, f *faultLab, pw string) {
 		{"database move", [][2]string{
 			{"labels: [registry, webserver, database, small_tasks]", "labels: [registry, webserver, small_tasks]"},
 			{"labels: [django_app, cache,", "labels: [database, django_app, cache,"}},
-			[]string{"database moves from node1 to node2 (volume ag-stack_pgdata stays on node1)", "the safe way: The database stays in volume ag-stack_pgdata on node1", "pg_dumpall", "--allow-data-move"}},
+			[]string{"database moves from node1 to node2 (volume ag-stack_pgdata stays on node1)", "the safe way: run `aginstall move-database node2`", "The database stays in volume ag-stack_pgdata on node1", "pg_dumpall", "--allow-data-move"}},
 		{"postgres image change", [][2]string{{`postgres_image: "postgres:15"`, `postgres_image: "postgres:9.5"`}},
 			[]string{"the postgres image changes from postgres:15 to postgres:9.5 on the existing database of stack ag-stack", "Dump it (pg_dumpall) with the old image", "--allow-data-move"}},
 	}

@@ -116,7 +116,11 @@ func moveChange(step string, m rules.MoveWarning) DataChange {
 	if m.Volume != "" {
 		what += fmt.Sprintf(" (volume %s stays on %s)", m.Volume, m.From)
 	}
-	return DataChange{Step: step, What: what, Label: m.Label, SafeWay: m.HowTo}
+	safe := m.HowTo
+	if m.Label == "database" {
+		safe = fmt.Sprintf("run `aginstall move-database %s` (a backup kept, the writers stopped, the label moved, the dump restored and checked); or by hand: %s", m.To, m.HowTo)
+	}
+	return DataChange{Step: step, What: what, Label: m.Label, SafeWay: safe}
 }
 
 func (labelsStep) DataChanges(ctx context.Context, env *Env) []DataChange {

@@ -162,7 +162,7 @@ func TestLabelsDataChanges(t *testing.T) {
 	env.Cluster.Hosts[1].Labels = append(env.Cluster.Hosts[1].Labels, "database")
 	ch := labelsDataChanges(env, live)
 	if len(ch) != 1 || ch[0].Label != "database" || !strings.Contains(ch[0].What, "database moves from node1 to node2 (volume ag-stack_pgdata stays on node1)") ||
-		!strings.Contains(ch[0].SafeWay, "pg_dumpall") {
+		!strings.Contains(ch[0].SafeWay, "aginstall move-database node2") || !strings.Contains(ch[0].SafeWay, "pg_dumpall") {
 		t.Fatalf("database move: %+v", ch)
 	}
 	msg := (&ConsentError{Changes: ch}).Error()
