@@ -214,7 +214,9 @@ func merge(c *Cluster) (disk []byte, ops []keyChange, taken []string, conflicts 
 		if h := hostKeyOf(ch.key); h != "" {
 			outside[h] = true
 		}
-		taken = append(taken, ch.key)
+		if !reflect.DeepEqual(ch.value, wantFlat[ch.key]) {
+			taken = append(taken, ch.key) // news to the wizard
+		}
 	}
 	var keep []keyChange
 	for _, op := range ops {
@@ -392,7 +394,9 @@ func RefreshCluster(c *Cluster) (SaveResult, error) {
 
 // EditClusterFile applies a targeted text edit (a pinned host key, recorded
 // labels) to the file as it is on disk now, so an outside edit is kept, and
-// writes it atomically; c.Raw becomes the new text.
+// writes it atomically. c is not changed: its Raw stays what the caller
+// read, and the caller sets the values it wrote (the wizard's next save then
+// finds them in the file already).
 func EditClusterFile(c *Cluster, edit func([]byte) ([]byte, error)) error {
 	data, err := os.ReadFile(c.Path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -408,11 +412,7 @@ func EditClusterFile(c *Cluster, edit func([]byte) ([]byte, error)) error {
 	if _, err := ParseCluster(c.Path, out); err != nil {
 		return err
 	}
-	if err := writeAtomic(c.Path, out); err != nil {
-		return err
-	}
-	c.Raw = out
-	return nil
+	return writeAtomic(c.Path, out)
 }
 
 // PinHostKeys records accepted fingerprints (host → SHA256:…) in the file.

@@ -84,9 +84,13 @@ func Preflight(c *Cluster, facts map[string]*Facts) []Finding {
 				"set nfs.mode: skip and provide the source folder on every host yourself (shared storage handled elsewhere), or use a kernel with NFS")
 		}
 		if contains(h.Labels, "webserver") {
-			if taken := foreignListeners(f.Ports8043); len(taken) > 0 {
+			if taken, procs := foreignListeners(f.Ports8043); len(taken) > 0 {
+				stop := "stop the program listening there (e.g. systemctl disable --now apache2 nginx)"
+				if len(procs) > 0 {
+					stop = fmt.Sprintf("stop %s on %s (systemctl disable --now %s, if it is a service)", strings.Join(procs, " and "), h.Name, strings.Join(procs, " "))
+				}
 				add(h.Name, Blocker, "ports", "ports 80/443 are already taken on the webserver host: "+strings.Join(taken, ", "),
-					"stop the program listening there (e.g. systemctl disable --now apache2 nginx), or put the webserver label on another host")
+					stop+", or put the webserver label on another host (the Node labels screen)")
 			}
 		}
 		for _, fd := range sizeFindings(c, h, f) {
@@ -183,8 +187,8 @@ func contains(list []string, s string) bool {
 
 // foreignListeners drops listeners that are Docker's own (a stack
 // already deployed by an earlier run publishes 80/443 through them).
-func foreignListeners(listeners []string) []string {
-	var out []string
+// The second list is the programs' names, once each (unnamed ones left out).
+func foreignListeners(listeners []string) (taken, procs []string) {
 	for _, l := range listeners {
 		addr, proc, _ := strings.Cut(l, " ")
 		if proc == "docker-proxy" || proc == "dockerd" {
@@ -192,10 +196,12 @@ func foreignListeners(listeners []string) []string {
 		}
 		if proc == "" {
 			proc = "a program this user cannot name"
+		} else if !contains(procs, proc) {
+			procs = append(procs, proc)
 		}
-		out = append(out, fmt.Sprintf("%s (%s)", addr, proc))
+		taken = append(taken, fmt.Sprintf("%s (%s)", addr, proc))
 	}
-	return out
+	return taken, procs
 }
 
 // sizeFindings compares memory and free disk with what the host's
