@@ -320,3 +320,41 @@ func TestPinHostKeysKeepsOutsideEdit(t *testing.T) {
 		t.Fatalf("pinned:\n%s", got)
 	}
 }
+
+// TestSaveEdgeShapes: an empty section, a flow key left out, a block host
+// removed, a key with a comment and a quoted value.
+func TestSaveEdgeShapes(t *testing.T) {
+	c := writeCluster(t, `name: lab
+hosts:
+  - name: node1
+    address: 10.0.0.1
+  -
+    name: node2
+    address: 10.0.0.2   # the second
+  - name: node3
+    address: 10.0.0.3
+source: {path: /root/autograder-full-stack, ref: "v1"}
+tuning: {client_max_body_size: 40M, gunicorn_workers: 2}
+admin: {}   # later
+`)
+	c.Hosts = []HostSpec{c.Hosts[0], c.Hosts[2]}
+	c.Tuning.ClientMaxBodySize = ""
+	c.Source.Ref = "v2"
+	c.Admin.Email = "a@b.edu"
+	if _, err := SaveCluster(c); err != nil {
+		t.Fatal(err)
+	}
+	want := `name: lab
+hosts:
+  - name: node1
+    address: 10.0.0.1
+  - name: node3
+    address: 10.0.0.3
+source: {path: /root/autograder-full-stack, ref: "v2"}
+tuning: {gunicorn_workers: 2}
+admin: {email: a@b.edu}   # later
+`
+	if got := readText(t, c.Path); got != want {
+		t.Fatalf("saved:\n%s\nwant:\n%s", got, want)
+	}
+}
