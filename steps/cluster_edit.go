@@ -3,8 +3,6 @@ package steps
 import (
 	"bytes"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -294,7 +292,7 @@ func (d *yamlDoc) setKey(path string, value any) (*yamlDoc, error) {
 		v := kv.Value
 		blockColl := v != nil && (v.Type() == ast.MappingType || v.Type() == ast.SequenceType) && !isFlow(v)
 		if start != end && !blockColl {
-			return d.splice(start, end, renderYAML(value, v, true))
+			return d.splice(start, end, renderYAML(value, v))
 		}
 		// A null or a block collection: the new value goes after the colon
 		// (a new mapping below the key's line, after any comment).
@@ -303,7 +301,7 @@ func (d *yamlDoc) setKey(path string, value any) (*yamlDoc, error) {
 			at := d.lineEnd(colon)
 			return d.splice(at, at, renderBlock(om, d.indentOf(d.offset(kv.Key.GetToken().Position))+"  "))
 		}
-		return d.splice(colon, end, " "+renderYAML(value, v, true))
+		return d.splice(colon, end, " "+renderYAML(value, v))
 	}
 	if container != nil && container.Type() == ast.NullType && found > 0 {
 		// The section is there but empty: give it the mapping.
@@ -333,12 +331,6 @@ func joinKey(segs []keySeg) string {
 	return strings.Join(parts, ".")
 }
 
-// orderedMap is a mapping rendered in its order.
-type orderedMap []struct {
-	key   string
-	value any
-}
-
 // insertKey adds key: value as the last pair of the mapping n (the root,
 // a section or a host), in its style and indentation.
 func (d *yamlDoc) insertKey(n ast.Node, key string, value any) (*yamlDoc, error) {
@@ -349,10 +341,10 @@ func (d *yamlDoc) insertKey(n ast.Node, key string, value any) (*yamlDoc, error)
 	case isFlow(n):
 		close := matchBracket(d.src, d.offset(n.GetToken().Position))
 		if len(es) == 0 {
-			return d.splice(close, close, key+": "+renderYAML(value, nil, true))
+			return d.splice(close, close, key+": "+renderYAML(value, nil))
 		}
 		_, end := d.valueRange(es[len(es)-1], true)
-		return d.splice(end, end, ", "+key+": "+renderYAML(value, nil, true))
+		return d.splice(end, end, ", "+key+": "+renderYAML(value, nil))
 	}
 	last := es[len(es)-1]
 	indent := d.indentOf(d.offset(es[0].Key.GetToken().Position))
@@ -436,7 +428,7 @@ func (d *yamlDoc) addHost(h HostSpec) (*yamlDoc, error) {
 		if len(seq.Values) == 0 {
 			sep = ""
 		}
-		return d.splice(close, close, sep+renderYAML(fields, nil, true))
+		return d.splice(close, close, sep+renderYAML(fields, nil))
 	}
 	dash := d.offset(seq.GetToken().Position)
 	indent := d.indentOf(dash)
@@ -451,7 +443,7 @@ func (d *yamlDoc) removeHost(name string) (*yamlDoc, error) {
 		return d, nil
 	}
 	seq, ok := kv.Value.(*ast.SequenceNode)
-	i, item := hostItem(kv.Value, name)
+	_, item := hostItem(kv.Value, name)
 	if !ok || item == nil {
 		return d, nil
 	}
@@ -462,7 +454,6 @@ func (d *yamlDoc) removeHost(name string) (*yamlDoc, error) {
 		}
 		return nil, fmt.Errorf("cannot remove host %s: write its list in block style", name)
 	}
-	_ = i
 	keyAt := d.blockStart(item)
 	start := d.lineStart(keyAt)
 	if !strings.Contains(string(d.src[start:keyAt]), "-") && start > 0 {
@@ -473,140 +464,4 @@ func (d *yamlDoc) removeHost(name string) (*yamlDoc, error) {
 		end++
 	}
 	return d.splice(start, end, "")
-}
-
-// hostFields are a host's keys in the struct's order, zero values left out.
-func hostFields(h HostSpec) orderedMap {
-	var out orderedMap
-	add := func(k string, v any) {
-		switch v := v.(type) {
-		case string:
-			if v == "" {
-				return
-			}
-		case int:
-			if v == 0 {
-				return
-			}
-		case []string:
-			if len(v) == 0 {
-				return
-			}
-		}
-		out = append(out, struct {
-			key   string
-			value any
-		}{k, v})
-	}
-	add("name", h.Name)
-	add("address", h.Address)
-	add("port", h.Port)
-	add("user", h.User)
-	add("identity", h.Identity)
-	add("bastion", h.Bastion)
-	add("host_key", h.HostKey)
-	add("labels", h.Labels)
-	return out
-}
-
-// renderPairs writes a mapping's pairs as block lines; the first line has no
-// indent (it follows a "- "), the others have indent.
-func renderPairs(m orderedMap, indent string) string {
-	var b strings.Builder
-	for i, kv := range m {
-		if i > 0 {
-			b.WriteString("\n" + indent)
-		}
-		b.WriteString(kv.key + ":" + renderBlock(kv.value, indent+"  "))
-	}
-	return b.String()
-}
-
-// renderBlock is the text after "key:" in block style: " scalar" or " [flow]",
-// or a nested mapping on the lines below.
-func renderBlock(v any, indent string) string {
-	switch v := v.(type) {
-	case orderedMap:
-		var b strings.Builder
-		for _, kv := range v {
-			b.WriteString("\n" + indent + kv.key + ":" + renderBlock(kv.value, indent+"  "))
-		}
-		return b.String()
-	case []orderedMap:
-		var b strings.Builder
-		for _, m := range v {
-			b.WriteString("\n" + indent + "- " + renderPairs(m, indent+"  "))
-		}
-		return b.String()
-	case map[string]int:
-		return renderBlock(sortedMap(v), indent)
-	}
-	return " " + renderYAML(v, nil, true)
-}
-
-func sortedMap(m map[string]int) orderedMap {
-	var out orderedMap
-	for _, k := range sortedKeys(m) {
-		out = append(out, struct {
-			key   string
-			value any
-		}{k, m[k]})
-	}
-	return out
-}
-
-// plainRe: strings that read back as the same string without quotes, in
-// block and flow context alike.
-var plainRe = regexp.MustCompile(`^[A-Za-z_/.][A-Za-z0-9_./@+=-]*(:[A-Za-z0-9_./@+=-]+)*$`)
-
-var addressRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+){2,}$`)
-
-var yamlWords = map[string]bool{"true": true, "false": true, "yes": true, "no": true, "on": true, "off": true, "null": true, "y": true, "n": true}
-
-// renderYAML writes one value inline. A string replacing old keeps old's
-// quoting style; other strings are plain when that reads back the same.
-func renderYAML(v any, old ast.Node, _ bool) string {
-	switch v := v.(type) {
-	case string:
-		style := token.Type(0)
-		if old != nil && old.GetToken() != nil {
-			style = old.GetToken().Type
-		}
-		switch {
-		case style == token.SingleQuoteType:
-			return "'" + strings.ReplaceAll(v, "'", "''") + "'"
-		case style == token.DoubleQuoteType:
-			return strconv.Quote(v)
-		case plainRe.MatchString(v) && !yamlWords[strings.ToLower(v)]:
-			return v
-		case addressRe.MatchString(v):
-			return v // 10.0.0.1: not a number in YAML, and read as a string
-		}
-		return strconv.Quote(v)
-	case int:
-		return strconv.Itoa(v)
-	case bool:
-		return strconv.FormatBool(v)
-	case []string:
-		parts := make([]string, len(v))
-		for i, s := range v {
-			parts[i] = renderYAML(s, nil, true)
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
-	case map[string]int:
-		return renderYAML(sortedMap(v), nil, true)
-	case orderedMap:
-		parts := make([]string, len(v))
-		for i, kv := range v {
-			parts[i] = kv.key + ": " + renderYAML(kv.value, nil, true)
-		}
-		return "{" + strings.Join(parts, ", ") + "}"
-	case []orderedMap:
-		parts := make([]string, len(v))
-		for i, m := range v {
-			parts[i] = renderYAML(m, nil, true)
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
-	}
-	return fmt.Sprint(v)
 }

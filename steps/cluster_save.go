@@ -238,7 +238,7 @@ func valueText(v any) string {
 	case bool:
 		return "present"
 	}
-	return renderYAML(v, nil, true)
+	return renderYAML(v, nil)
 }
 
 // applyChanges writes ops into the file's text: hosts removed, hosts added,
