@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -204,10 +205,14 @@ func (s *discoveryScreen) view(m *Model, w, h int) string {
 		b.WriteString(cut(line, w) + "\n")
 	}
 	errs, warns := s.findings(m)
-	if s.err != nil {
+	// Preflight's refusal is the findings below, each with its fix: not
+	// said twice.
+	var pe *steps.PreflightError
+	failed := s.err != nil && !errors.As(s.err, &pe)
+	if failed {
 		b.WriteString("\n" + stErr.Render("Discovery failed:") + "\n" + wrap(s.err.Error(), w) + "\n")
 	}
-	if len(errs)+len(warns) == 0 && s.err == nil {
+	if len(errs)+len(warns) == 0 && !failed {
 		b.WriteString("\n" + stOK.Render("No preflight findings: every host is ready.") + "\n")
 	}
 	for _, g := range groupFindings(errs) {
