@@ -58,6 +58,7 @@ type fakeBackend struct {
 	realFile bool          // LoadCluster, SaveCluster and RefreshCluster use the real file
 	noIPVS   bool          // Facts: kernels without IPVS and NFS, findings from steps.Preflight
 	allDone  bool          // Review: every step done but admin
+	newKey   string        // TestConnections: this host's key is not known yet
 }
 
 func newFakeBackend() *fakeBackend {
@@ -117,6 +118,10 @@ func (b *fakeBackend) RefreshCluster(c *steps.Cluster) (steps.SaveResult, error)
 func (b *fakeBackend) TestConnections(ctx context.Context, c *steps.Cluster) []steps.HostCheck {
 	var out []steps.HostCheck
 	for _, h := range c.Hosts {
+		if h.Name == b.newKey { // as the real backend says it
+			out = append(out, steps.HostCheck{Host: h.Name, Status: steps.Todo, Reason: "new host key: you confirm it on the next screen"})
+			continue
+		}
 		if h.Name == b.noLogin {
 			out = append(out, steps.HostCheck{Host: h.Name, Status: steps.Unknown,
 				Reason: fmt.Sprintf("%s (%s:22): ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain", h.Name, h.Address),
