@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"os"
+	"errors"
 	"sync"
-
-	"github.com/goccy/go-yaml"
-	"github.com/google/renameio/v2"
 
 	"aginstall/remote"
 	"aginstall/steps"
@@ -28,26 +25,20 @@ func newBackend(o *options) *backend { return &backend{o: o} }
 
 func (b *backend) LoadCluster(path string) (*steps.Cluster, error) { return steps.LoadCluster(path) }
 
-// SaveCluster writes the cluster file atomically. An existing file keeps the
-// operator's comments where the wizard changed nothing: only new files are
-// written from scratch.
-func (b *backend) SaveCluster(path string, c *steps.Cluster) error {
-	data, err := yaml.Marshal(c)
-	if err != nil {
-		return err
+// SaveCluster writes the wizard's changes into the cluster file, only its
+// keys and merged with any edit made outside (steps.SaveCluster). The next
+// call opens a session on the cluster saved.
+func (b *backend) SaveCluster(c *steps.Cluster) (steps.SaveResult, error) {
+	res, err := steps.SaveCluster(c)
+	if err == nil {
+		b.reset()
 	}
-	if _, err := steps.ParseCluster(path, data); err != nil {
-		return err
-	}
-	mode := os.FileMode(0o600)
-	if st, err := os.Stat(path); err == nil {
-		mode = st.Mode().Perm()
-	}
-	if err := renameio.WriteFile(path, data, mode); err != nil {
-		return err
-	}
-	b.reset()
-	return nil
+	return res, err
+}
+
+// RefreshCluster reads the cluster file again (steps.RefreshCluster).
+func (b *backend) RefreshCluster(c *steps.Cluster) (steps.SaveResult, error) {
+	return steps.RefreshCluster(c)
 }
 
 func (b *backend) reset() {
@@ -65,7 +56,9 @@ func (b *backend) session(ctx context.Context, c *steps.Cluster, sink steps.Sink
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.sink = sink
-	if b.sess != nil && b.sessPath == c.Path {
+	// A session works on one cluster value: a re-read or a save makes a new
+	// one, and the steps must see it.
+	if b.sess != nil && b.sessPath == c.Path && b.sess.cluster == c {
 		return b.sess, nil
 	}
 	if b.sess != nil {
@@ -114,7 +107,14 @@ func (b *backend) TestConnections(ctx context.Context, c *steps.Cluster) []steps
 		go func(i int, name string) {
 			defer wg.Done()
 			out[i] = steps.HostCheck{Host: name, Status: steps.Done, Reason: "connected"}
-			if _, err := s.pool.Conn(ctx, name); err != nil {
+			_, err := s.pool.Conn(ctx, name)
+			switch {
+			case errors.Is(err, remote.ErrHostKeyUnknown):
+				// Not a failure: the next screen (Host keys) is where it is confirmed.
+				out[i] = steps.HostCheck{Host: name, Status: steps.Todo, Reason: "new host key: you confirm it on the next screen"}
+			case errors.Is(err, remote.ErrHostKeyChanged):
+				out[i] = steps.HostCheck{Host: name, Status: steps.Failed, Reason: err.Error(), Fix: "the next screen (Host keys) shows the old and new keys and how to check them"}
+			case err != nil:
 				out[i] = steps.HostCheck{Host: name, Status: steps.Unknown, Reason: err.Error(), Fix: "check the address, user and key in the cluster file"}
 			}
 		}(i, h.Name)

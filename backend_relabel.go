@@ -46,21 +46,24 @@ func (b *backend) ApplyRelabel(ctx context.Context, c *steps.Cluster, plan steps
 	return res, err
 }
 
-// recordLabels writes the new labels into the cluster file, so the next apply
-// keeps them instead of putting the old ones back.
+// recordLabels writes the new labels into the cluster file (as it is on disk
+// now, only the labels lines), so the next apply keeps them instead of
+// putting the old ones back.
 func recordLabels(c *steps.Cluster, after map[string][]string) error {
-	data := c.Raw
-	for _, h := range c.Hosts {
-		want, ok := after[h.Name]
-		if !ok {
-			continue
+	err := steps.EditClusterFile(c, func(data []byte) ([]byte, error) {
+		for _, h := range c.Hosts {
+			want, ok := after[h.Name]
+			if !ok {
+				continue
+			}
+			var err error
+			if data, err = steps.SetHostLabels(data, h.Name, want); err != nil {
+				return nil, err
+			}
 		}
-		var err error
-		if data, err = steps.SetHostLabels(data, h.Name, want); err != nil {
-			return err
-		}
-	}
-	if err := writeClusterFile(c, data); err != nil {
+		return data, nil
+	})
+	if err != nil {
 		return err
 	}
 	for i := range c.Hosts {

@@ -47,11 +47,12 @@ func cmdRemoveNode(ctx context.Context, o *options) error {
 	}
 	defer lock.release()
 	s.env.Runner.Log.Note("remove-node %s started by aginstall %s", o.arg, version)
-	data, err := steps.RemoveNode(ctx, s.env, o.arg)
-	if err != nil {
+	if _, err := steps.RemoveNode(ctx, s.env, o.arg); err != nil {
 		return fmt.Errorf("%w\nthe full log is %s", err, s.env.Runner.Log.Path)
 	}
-	if err := writeClusterFile(s.cluster, data); err != nil {
+	// The host's item comes out of the file as it is on disk now, so an
+	// edit made meanwhile stays.
+	if err := steps.EditClusterFile(s.cluster, func(data []byte) ([]byte, error) { return steps.RemoveHost(data, o.arg) }); err != nil {
 		return err
 	}
 	s.env.Runner.Log.Note("removed %s from %s", o.arg, s.cluster.Path)
@@ -110,7 +111,11 @@ func cmdMoveDatabase(ctx context.Context, o *options) error {
 
 // recordDatabaseLabel writes the move into the cluster file (labels lines only).
 func recordDatabaseLabel(c *steps.Cluster, from, to string) error {
-	data := c.Raw
+	return steps.EditClusterFile(c, func(data []byte) ([]byte, error) { return databaseLabelEdit(c, data, from, to) })
+}
+
+// databaseLabelEdit moves the database label in the file's text.
+func databaseLabelEdit(c *steps.Cluster, data []byte, from, to string) ([]byte, error) {
 	for _, h := range c.Hosts {
 		var want []string
 		switch h.Name {
@@ -126,8 +131,8 @@ func recordDatabaseLabel(c *steps.Cluster, from, to string) error {
 		}
 		var err error
 		if data, err = steps.SetHostLabels(data, h.Name, want); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return writeClusterFile(c, data)
+	return data, nil
 }

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/google/renameio/v2"
 	"golang.org/x/term"
 
 	"aginstall/remote"
@@ -192,33 +191,16 @@ func hostIndex(c *steps.Cluster, name string) int {
 	return -1
 }
 
-// pinKeys writes accepted fingerprints into the cluster file, changing only
-// the host_key lines.
+// pinKeys writes accepted fingerprints into the cluster file as it is on
+// disk now, changing only the host_key lines (steps.PinHostKeys).
 func pinKeys(c *steps.Cluster, keys []remote.HostKey) error {
-	data := c.Raw
+	pins := map[string]string{}
 	for _, k := range keys {
-		if k.Bastion {
-			continue
-		}
-		var err error
-		if data, err = steps.PinHostKey(data, k.Host, k.Fingerprint); err != nil {
-			return err
+		if !k.Bastion {
+			pins[k.Host] = k.Fingerprint
 		}
 	}
-	return writeClusterFile(c, data)
-}
-
-// writeClusterFile replaces the cluster file atomically, keeping its mode.
-func writeClusterFile(c *steps.Cluster, data []byte) error {
-	mode := os.FileMode(0o600)
-	if st, err := os.Stat(c.Path); err == nil {
-		mode = st.Mode().Perm()
-	}
-	if err := renameio.WriteFile(c.Path, data, mode); err != nil {
-		return fmt.Errorf("writing %s: %w", c.Path, err)
-	}
-	c.Raw = data
-	return nil
+	return steps.PinHostKeys(c, pins)
 }
 
 var stdinLines = sync.OnceValue(func() *bufio.Reader { return bufio.NewReader(os.Stdin) })

@@ -4,7 +4,7 @@
 // The steps, in the guide's order (engine_order.go has the numbers), one file
 // each with its Check and Apply:
 //
-//	discover.go (+ preflight.go, discover_facts.go)  hosts and preflight
+//	discover.go (+ preflight.go, preflight_fix.go, discover_facts.go)  hosts and preflight
 //	docker.go     Docker install and daemon.json
 //	limits.go     limits.conf (the editor is edit.Limits)
 //	swarm.go      swarm init and join
@@ -24,7 +24,8 @@
 // the registration order (engine_order.go), Engine and Env (engine.go), the one
 // runner every side effect goes through (engine_runner.go), events, state,
 // log, secrets and the review's ordering and memo. The cluster file is every
-// cluster*.go file: reading, validating, and the AST edits that write it.
+// cluster*.go file: reading, validating, and the AST edits that write it
+// (cluster_save.go: only the changed keys, outside edits merged).
 //
 // The engine stays in this package, named by file rather than split into a
 // sub-package, because the steps and the engine share unexported pieces (the

@@ -208,6 +208,10 @@ func (en *Engine) Plan(ctx context.Context) ([]Record, error) {
 	for _, s := range en.Steps {
 		en.Env.Runner.emit(StepStarted{Step: s.ID(), Title: s.Title(), Mode: "plan", Hosts: s.Hosts(en.Env.Cluster)})
 		start := time.Now()
+		if en.skipped(s) { // apply leaves it alone, so the plan does too
+			en.Env.Runner.emit(StepFinished{Step: s.ID(), Duration: time.Since(start)})
+			continue
+		}
 		err := s.Apply(ctx, en.Env)
 		if err != nil && !errors.Is(err, ErrDryRun) {
 			errs = append(errs, fmt.Sprintf("%s: %v", s.ID(), err))
@@ -252,7 +256,7 @@ func (en *Engine) ApplyStep(ctx context.Context, s Step) error {
 	if in, ok := s.(Inputs); ok {
 		fp = Fingerprint(in.Inputs(env.Cluster))
 	}
-	if prev := env.State.Get(s.ID()); prev != nil && prev.Status == Skipped && prev.Fingerprint == fp {
+	if en.skipped(s) {
 		env.Runner.emit(StepFinished{Step: s.ID(), Duration: time.Since(start)})
 		return nil
 	}
@@ -276,6 +280,16 @@ func (en *Engine) ApplyStep(ctx context.Context, s Step) error {
 	}
 	env.Runner.emit(StepFinished{Step: s.ID(), Checks: checks, Duration: time.Since(start)})
 	return nil
+}
+
+// skipped: the operator skipped the step and its inputs have not changed since.
+func (en *Engine) skipped(s Step) bool {
+	fp := ""
+	if in, ok := s.(Inputs); ok {
+		fp = Fingerprint(in.Inputs(en.Env.Cluster))
+	}
+	prev := en.Env.State.Get(s.ID())
+	return prev != nil && prev.Status == Skipped && prev.Fingerprint == fp
 }
 
 // Skip records that the operator skipped a step, with the reason.

@@ -84,14 +84,18 @@ func Preflight(c *Cluster, facts map[string]*Facts) []Finding {
 				"set nfs.mode: skip and provide the source folder on every host yourself (shared storage handled elsewhere), or use a kernel with NFS")
 		}
 		if contains(h.Labels, "webserver") {
-			if taken := foreignListeners(f.Ports8043); len(taken) > 0 && f.Swarm == "active" && unnamedListeners(f.Ports8043) {
+			if taken, procs := foreignListeners(f.Ports8043); len(taken) > 0 && f.Swarm == "active" && unnamedListeners(f.Ports8043) {
 				// A sudo user's ss names no root process: on a swarm node
 				// that is the deployed nginx's docker-proxy as often as not.
 				add(h.Name, Warning, "ports", "ports 80/443 are taken on the webserver host by a program the SSH user cannot name (a deployed nginx's docker-proxy, or another server): "+strings.Join(taken, ", "),
 					"if the site is not deployed yet, check with `sudo ss -ltnp` on "+h.Name+" and stop any other program there")
 			} else if len(taken) > 0 {
+				stop := "stop the program listening there (e.g. systemctl disable --now apache2 nginx)"
+				if len(procs) > 0 {
+					stop = fmt.Sprintf("stop %s on %s (systemctl disable --now %s, if it is a service)", strings.Join(procs, " and "), h.Name, strings.Join(procs, " "))
+				}
 				add(h.Name, Blocker, "ports", "ports 80/443 are already taken on the webserver host: "+strings.Join(taken, ", "),
-					"stop the program listening there (e.g. systemctl disable --now apache2 nginx), or put the webserver label on another host")
+					stop+", or put the webserver label on another host (the Node labels screen)")
 			}
 		}
 		for _, fd := range sizeFindings(c, h, f) {
@@ -198,8 +202,8 @@ func unnamedListeners(listeners []string) bool {
 
 // foreignListeners drops listeners that are Docker's own (a stack
 // already deployed by an earlier run publishes 80/443 through them).
-func foreignListeners(listeners []string) []string {
-	var out []string
+// The second list is the programs' names, once each (unnamed ones left out).
+func foreignListeners(listeners []string) (taken, procs []string) {
 	for _, l := range listeners {
 		addr, proc, _ := strings.Cut(l, " ")
 		if proc == "docker-proxy" || proc == "dockerd" {
@@ -207,10 +211,12 @@ func foreignListeners(listeners []string) []string {
 		}
 		if proc == "" {
 			proc = "a program this user cannot name"
+		} else if !contains(procs, proc) {
+			procs = append(procs, proc)
 		}
-		out = append(out, fmt.Sprintf("%s (%s)", addr, proc))
+		taken = append(taken, fmt.Sprintf("%s (%s)", addr, proc))
 	}
-	return out
+	return taken, procs
 }
 
 // sizeFindings compares memory and free disk with what the host's

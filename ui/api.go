@@ -41,7 +41,14 @@ type Options struct {
 // they work; they are always called from a tea.Cmd, never from Update.
 type Backend interface {
 	LoadCluster(path string) (*steps.Cluster, error)
-	SaveCluster(path string, c *steps.Cluster) error
+	// SaveCluster writes the wizard's changes into the cluster file: only the
+	// keys it changed, after reading the file again so an edit made outside
+	// is kept (steps.SaveCluster). A key both changed is a
+	// *steps.ConflictError and nothing is written.
+	SaveCluster(c *steps.Cluster) (steps.SaveResult, error)
+	// RefreshCluster reads the file again: the outside edits with the
+	// wizard's pending changes on top (steps.RefreshCluster).
+	RefreshCluster(c *steps.Cluster) (steps.SaveResult, error)
 	// TestConnections logs in to every host (no change): Done, or Unknown with
 	// the reason and a fix.
 	TestConnections(ctx context.Context, c *steps.Cluster) []steps.HostCheck

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -17,6 +18,25 @@ type discoveryScreen struct {
 	ran   bool
 	err   error
 	acked bool
+	fixed []string // cluster-file fixes made here, "key: value"
+}
+
+// fixKeys: the key that applies each cluster-file fix (steps.FixFor), by
+// finding code.
+var fixKeys = map[string]string{"ipvs": "h", "nfs": "n", "docker": "o"}
+
+// fixes are the cluster-file fixes the blocking findings offer, once each.
+func (s *discoveryScreen) fixes(m *Model) []steps.PreflightFix {
+	errs, _ := s.findings(m)
+	var out []steps.PreflightFix
+	seen := map[string]bool{}
+	for _, fd := range errs {
+		if fx, ok := steps.FixFor(m.cluster, fd); ok && !seen[fx.Code] && fixKeys[fx.Code] != "" {
+			seen[fx.Code] = true
+			out = append(out, fx)
+		}
+	}
+	return out
 }
 
 func newDiscovery() *discoveryScreen { return &discoveryScreen{} }
@@ -25,7 +45,7 @@ func (s *discoveryScreen) title() string  { return "Discovery" }
 func (s *discoveryScreen) stepID() string { return "discover" }
 
 func (s *discoveryScreen) keys() []key.Binding {
-	return []key.Binding{bind("a", "acknowledge warnings"), bind("r", "run again"), bind("enter", "continue"), keyBack}
+	return []key.Binding{bind("a", "acknowledge warnings"), bind("r", "read the file, run again"), bind("enter", "continue"), keyBack}
 }
 
 // appliedMsg: one step's apply ended (err nil: its checks say done).
@@ -86,13 +106,32 @@ func (s *discoveryScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 		m.doneWork()
 		s.ran, s.err = true, msg.err
 		m.facts = m.be.Facts(m.cluster)
+	case refreshedMsg, savedMsg:
+		// r read the file again, or a fix was saved: discover again with it.
+		m.doneWork()
+		c, err := msg.(interface {
+			result() (*steps.Cluster, error)
+		}).result()
+		if err != nil {
+			m.flash = firstLine(err.Error())
+			return nil
+		}
+		m.cluster = c
+		return s.init(m)
 	case tea.KeyPressMsg:
 		if m.busy != "" {
 			return nil
 		}
+		for _, fx := range s.fixes(m) {
+			if msg.String() == fixKeys[fx.Code] {
+				fx.Set(m.cluster)
+				s.fixed = append(s.fixed, fx.Key+": "+fx.Value)
+				return m.save()
+			}
+		}
 		switch msg.String() {
 		case "r":
-			return s.init(m)
+			return m.refresh()
 		case "a":
 			s.acked = true
 		case "esc":
@@ -103,7 +142,7 @@ func (s *discoveryScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 			}
 			errs, warns := s.findings(m)
 			if len(errs) > 0 || s.err != nil {
-				m.flash = "Fix the errors on the hosts first, then r runs discovery again."
+				m.flash = "Fix the errors first (on the hosts, or with the keys shown), then r runs discovery again."
 				return nil
 			}
 			if len(warns) > 0 && !s.acked {
@@ -166,21 +205,34 @@ func (s *discoveryScreen) view(m *Model, w, h int) string {
 		b.WriteString(cut(line, w) + "\n")
 	}
 	errs, warns := s.findings(m)
-	if s.err != nil {
+	// Preflight's refusal is the findings below, each with its fix: not
+	// said twice.
+	var pe *steps.PreflightError
+	failed := s.err != nil && !errors.As(s.err, &pe)
+	if failed {
 		b.WriteString("\n" + stErr.Render("Discovery failed:") + "\n" + wrap(s.err.Error(), w) + "\n")
 	}
-	if len(errs)+len(warns) == 0 && s.err == nil {
+	if len(errs)+len(warns) == 0 && !failed {
 		b.WriteString("\n" + stOK.Render("No preflight findings: every host is ready.") + "\n")
 	}
-	for _, fd := range errs {
-		b.WriteString("\n" + stErr.Render(wrapIndent("✗ "+fd.Host+": ", fd.Message, w)) + "\n" + stDim.Render(wrapIndent("  fix: ", fd.Fix, w)) + "\n")
+	for _, g := range groupFindings(errs) {
+		b.WriteString("\n" + stErr.Render(wrapIndent("✗ "+strings.Join(g.hosts, ", ")+": ", g.message, w)) + "\n")
+		if fx, ok := steps.FixFor(m.cluster, g.first); ok && fixKeys[fx.Code] != "" {
+			b.WriteString(stSel.Render(cut("  "+fixKeys[fx.Code]+": "+fx.Action+" ("+fx.Key+": "+fx.Value+")", w)) + "\n")
+			b.WriteString(stDim.Render(wrapIndent("     ", fx.Why, w)) + "\n")
+			continue
+		}
+		b.WriteString(stDim.Render(wrapIndent("  fix: ", g.first.Fix, w)) + "\n")
 	}
-	for _, fd := range warns {
+	if len(s.fixed) > 0 {
+		b.WriteString("\n" + stOK.Render(wrap("Set in the cluster file: "+strings.Join(s.fixed, ", "), w)) + "\n")
+	}
+	for _, g := range groupFindings(warns) {
 		mark := "! "
 		if s.acked {
 			mark = "✓ "
 		}
-		b.WriteString("\n" + stWarn.Render(wrapIndent(mark+fd.Host+": ", fd.Message, w)) + "\n" + stDim.Render(wrapIndent("  fix: ", fd.Fix, w)) + "\n")
+		b.WriteString("\n" + stWarn.Render(wrapIndent(mark+strings.Join(g.hosts, ", ")+": ", g.message, w)) + "\n" + stDim.Render(wrapIndent("  fix: ", g.first.Fix, w)) + "\n")
 	}
 	return b.String()
 }
@@ -193,4 +245,28 @@ func gb(mb int) string {
 		return fmt.Sprintf("%.0fG", float64(mb)/1024)
 	}
 	return fmt.Sprintf("%.1fG", float64(mb)/1024)
+}
+
+// findingGroup is one finding as several hosts report it.
+type findingGroup struct {
+	hosts   []string
+	message string
+	first   steps.Finding
+}
+
+// groupFindings folds the same finding on several hosts into one line.
+func groupFindings(fds []steps.Finding) []findingGroup {
+	var out []findingGroup
+	at := map[string]int{}
+	for _, fd := range fds {
+		msg := strings.TrimPrefix(fd.Message, fd.Host+": ")
+		k := fd.Code + "\x00" + msg + "\x00" + fd.Fix
+		if i, ok := at[k]; ok {
+			out[i].hosts = append(out[i].hosts, fd.Host)
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, findingGroup{hosts: []string{fd.Host}, message: msg, first: fd})
+	}
+	return out
 }

@@ -28,13 +28,27 @@ func (s *doneScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-// siteURL is where the site answers: the domain, else the manager's address.
+// siteURL is where the site answers: only a domain says it (the
+// webserver's node address is no URL to hand out).
 func siteURL(c *steps.Cluster) string {
 	if c.Site.Domain != "" {
-		return "https://" + c.Site.Domain + "/"
+		scheme := "https://"
+		if c.Site.TLSCert == "" {
+			scheme = "http://"
+		}
+		return scheme + c.Site.Domain + "/"
 	}
-	if h, ok := c.Host(c.Manager); ok {
-		return "http://" + h.Address + "/"
+	return ""
+}
+
+// webserverNode is the host labelled webserver ("" when none is).
+func webserverNode(c *steps.Cluster) string {
+	for _, h := range c.Hosts {
+		for _, l := range h.Labels {
+			if l == "webserver" {
+				return h.Name
+			}
+		}
 	}
 	return ""
 }
@@ -45,46 +59,79 @@ func (s *doneScreen) view(m *Model, w, h int) string {
 	for _, st := range m.steps {
 		n[m.side[st.ID()].status]++
 	}
+	notDone := len(m.steps) - n[steps.Done] - n[steps.Skipped]
 	switch {
 	case s.aborted:
 		b.WriteString(stErr.Render("Stopped.") + " Finished steps stay done; resume continues where this stopped.\n\n")
 	case n[steps.Failed] > 0:
 		b.WriteString(stErr.Render("Finished with failures.") + "\n\n")
+	case notDone > 0:
+		b.WriteString(stWarn.Render("Not finished:") + fmt.Sprintf(" %d step(s) still to do.\n\n", notDone))
+	case n[steps.Skipped] > 0:
+		b.WriteString(stOK.Render("autograder.io is installed,") + fmt.Sprintf(" with %d step(s) skipped.\n\n", n[steps.Skipped]))
 	default:
 		b.WriteString(stOK.Render("autograder.io is installed.") + "\n\n")
 	}
 	var parts []string
-	for _, st := range []steps.Status{steps.Done, steps.Skipped, steps.Failed, steps.Todo} {
+	for _, st := range []steps.Status{steps.Done, steps.Skipped, steps.Failed, steps.Todo, steps.Drifted, steps.Unknown} {
 		if n[st] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n[st], st))
 		}
 	}
 	b.WriteString("Steps: " + strings.Join(parts, ", ") + "\n")
 	for _, st := range m.steps {
-		if it := m.side[st.ID()]; it.status == steps.Skipped {
-			b.WriteString(cut(fmt.Sprintf("  skipped %s: %s", st.Title(), it.note), w) + "\n")
+		it := m.side[st.ID()]
+		switch it.status {
+		case steps.Done:
+		case steps.Skipped:
+			b.WriteString(wrapIndent("  skipped ", st.Title()+": "+it.note, w) + "\n")
+		case steps.Failed:
+			b.WriteString(stErr.Render(wrapIndent("  failed  ", st.Title()+": "+orElse(it.note, "see the log"), w)) + "\n")
+		default:
+			b.WriteString(cut(fmt.Sprintf("  %-7s %s", it.status, st.Title()), w) + "\n")
 		}
 	}
-	if u := siteURL(m.cluster); u != "" && !s.aborted {
-		b.WriteString("\nSite:     " + u + "\n")
+	finished := !s.aborted && n[steps.Failed] == 0 && notDone == 0
+	b.WriteString("\n")
+	if u := siteURL(m.cluster); u != "" && finished {
+		b.WriteString("Site:     " + u + "\n")
 	}
 	// Paths are wrapped, never cut: the operator copies them.
 	b.WriteString(wrapIndent("Log:      ", m.be.LogPath(), w) + "\n")
 	b.WriteString(wrapIndent("Cluster:  ", m.path, w) + "\n\n")
 	b.WriteString(stHeader.Render("Next") + "\n")
-	next := []string{
-		"Sign in as " + orElse(m.cluster.Admin.Email, "the administrator") + " and open the course.",
-		"aginstall review checks every step again at any time (read-only).",
-		"aginstall relabel moves services between nodes later.",
-		"Keep the cluster file and its .aginstall directory: they are how resume knows the cluster.",
-	}
-	if s.aborted || n[steps.Failed] > 0 {
-		next = []string{"Fix what failed (the log has every command and its output), then run aginstall and choose Resume."}
-	}
-	for _, l := range next {
+	for _, l := range s.next(m, finished) {
 		b.WriteString(wrap("• "+l, w) + "\n")
 	}
 	return b.String()
+}
+
+// next lists what is true to do now, from the steps' outcomes and the file.
+func (s *doneScreen) next(m *Model, finished bool) []string {
+	c := m.cluster
+	if !finished {
+		return []string{"Fix what failed or is left (the log has every command and its output), then run aginstall and choose Resume."}
+	}
+	var out []string
+	web := webserverNode(c)
+	switch {
+	case c.Site.Domain == "" && web != "":
+		out = append(out, "No site.domain yet: the site answers on "+web+" (the webserver host); give a domain in the cluster file (Site settings) and run aginstall again for its address and HTTPS.")
+	case c.Site.Domain != "" && web != "":
+		out = append(out, "Point "+c.Site.Domain+" at "+web+" (the webserver host) in your DNS, if it is not yet.")
+	}
+	if it := m.side["admin"]; it != nil && it.status == steps.Done && c.Admin.Email != "" {
+		sign := "Sign in as " + c.Admin.Email
+		if c.Admin.Course != "" {
+			sign += " and open the course " + c.Admin.Course
+		}
+		out = append(out, sign+".")
+	} else if it != nil && it.status == steps.Skipped {
+		out = append(out, "No administrator yet: add admin.email and admin.course to the cluster file (or run aginstall, Resume, and answer the Admin screen).")
+	}
+	return append(out,
+		"aginstall review checks every step again at any time (read-only); aginstall relabel moves services between nodes.",
+		"Keep the cluster file and its .aginstall directory: they are how resume knows the cluster.")
 }
 
 func orElse(s, def string) string {

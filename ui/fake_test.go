@@ -22,6 +22,14 @@ func (s fakeStep) Hosts(c *steps.Cluster) []string                     { return 
 func (s fakeStep) Check(context.Context, *steps.Env) []steps.HostCheck { return nil }
 func (s fakeStep) Apply(context.Context, *steps.Env) error             { return nil }
 
+// Inputs: the admin step's, as the real one's (a skip holds while they stay).
+func (s fakeStep) Inputs(c *steps.Cluster) any {
+	if s.id == "admin" {
+		return c.Admin
+	}
+	return nil
+}
+
 var fakeSteps = []steps.Step{
 	fakeStep{"discover", "Discover the hosts"}, fakeStep{"docker", "Install Docker"},
 	fakeStep{"limits", "Docker limits"}, fakeStep{"swarm", "Create the swarm"},
@@ -48,6 +56,10 @@ type fakeBackend struct {
 	lines    int           // output lines per host per step
 	block    chan struct{} // when set, ApplyStep waits for it after printing
 	noLogin  string        // TestConnections fails on this host
+	realFile bool          // LoadCluster, SaveCluster and RefreshCluster use the real file
+	noIPVS   bool          // Facts: kernels without IPVS and NFS, findings from steps.Preflight
+	allDone  bool          // Review: every step done but admin
+	newKey   string        // TestConnections: this host's key is not known yet
 }
 
 func newFakeBackend() *fakeBackend {
@@ -67,6 +79,9 @@ func labCluster(path string) *steps.Cluster {
 func (b *fakeBackend) LoadCluster(path string) (*steps.Cluster, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.realFile {
+		return steps.LoadCluster(path)
+	}
 	if b.cluster == nil {
 		b.cluster = labCluster(path)
 	}
@@ -75,19 +90,39 @@ func (b *fakeBackend) LoadCluster(path string) (*steps.Cluster, error) {
 	return &c, nil
 }
 
-func (b *fakeBackend) SaveCluster(path string, c *steps.Cluster) error {
+func (b *fakeBackend) SaveCluster(c *steps.Cluster) (steps.SaveResult, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.saved++
+	if b.realFile { // the real save on a real file
+		res, err := steps.SaveCluster(c)
+		if err == nil {
+			b.cluster = res.Cluster
+		}
+		return res, err
+	}
 	cp := *c
 	cp.Hosts = append([]steps.HostSpec(nil), c.Hosts...)
 	b.cluster = &cp
-	b.saved++
-	return nil
+	back := cp
+	back.Hosts = append([]steps.HostSpec(nil), c.Hosts...)
+	return steps.SaveResult{Cluster: &back}, nil
+}
+
+func (b *fakeBackend) RefreshCluster(c *steps.Cluster) (steps.SaveResult, error) {
+	if b.realFile {
+		return steps.RefreshCluster(c)
+	}
+	return steps.SaveResult{Cluster: c}, nil
 }
 
 func (b *fakeBackend) TestConnections(ctx context.Context, c *steps.Cluster) []steps.HostCheck {
 	var out []steps.HostCheck
 	for _, h := range c.Hosts {
+		if h.Name == b.newKey { // as the real backend says it
+			out = append(out, steps.HostCheck{Host: h.Name, Status: steps.Todo, Reason: "new host key: you confirm it on the next screen"})
+			continue
+		}
 		if h.Name == b.noLogin {
 			out = append(out, steps.HostCheck{Host: h.Name, Status: steps.Unknown,
 				Reason: fmt.Sprintf("%s (%s:22): ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain", h.Name, h.Address),
@@ -119,6 +154,13 @@ func (b *fakeBackend) AcceptHostKeys(ctx context.Context, c *steps.Cluster, keys
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.accepted = append(b.accepted, keys...)
+	if b.realFile {
+		pins := map[string]string{}
+		for _, k := range keys {
+			pins[k.Host] = k.Fingerprint
+		}
+		return steps.PinHostKeys(c, pins)
+	}
 	return nil
 }
 
@@ -133,7 +175,15 @@ func (b *fakeBackend) Facts(c *steps.Cluster) map[string]*steps.Facts {
 			f.Sudo = "password"
 			f.Findings = []steps.Finding{{Host: h.Name, Severity: steps.Warning, Code: "clock", Message: "the clock is 3 s off the manager's", Fix: "enable NTP: timedatectl set-ntp true"}}
 		}
+		if b.noIPVS { // the lab's kernel: no IPVS, no NFS; the real preflight judges
+			f.IPVS, f.SourceFreeMB, f.Findings = false, 71100, nil
+		}
 		out[h.Name] = f
+	}
+	if b.noIPVS {
+		for _, fd := range steps.Preflight(c, out) {
+			out[fd.Host].Findings = append(out[fd.Host].Findings, fd)
+		}
 	}
 	return out
 }
@@ -142,7 +192,7 @@ func (b *fakeBackend) Review(ctx context.Context, c *steps.Cluster, sink steps.S
 	var out []steps.StepReport
 	for i, s := range fakeSteps {
 		st := steps.Todo
-		if i < 4 {
+		if i < 4 || b.allDone && s.ID() != "admin" {
 			st = steps.Done
 		}
 		var checks []steps.HostCheck
@@ -155,7 +205,11 @@ func (b *fakeBackend) Review(ctx context.Context, c *steps.Cluster, sink steps.S
 		}
 		sink(steps.StepStarted{Step: s.ID(), Title: s.Title(), Mode: "check"})
 		sink(steps.StepFinished{Step: s.ID(), Checks: checks})
-		out = append(out, steps.StepReport{ID: s.ID(), Title: s.Title(), Status: st, Checks: checks})
+		rep := steps.StepReport{ID: s.ID(), Title: s.Title(), Status: st, Checks: checks}
+		if why, ok := b.skipped[s.ID()]; ok {
+			rep.Note = "skipped by the operator: " + why
+		}
+		out = append(out, rep)
 	}
 	return out, nil
 }

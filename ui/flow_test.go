@@ -4,6 +4,10 @@ import "testing"
 
 var sizes = [][2]int{{100, 30}, {80, 24}}
 
+// settingsFields: enter through the settings form (site 5, tuning 4,
+// celery 4, postgres 1; the typed confirmation only when a database exists).
+const settingsFields = 14
+
 // TestInstallFlow drives a new install from Welcome to Done by keys alone,
 // capturing every screen on the way at both sizes.
 func TestInstallFlow(t *testing.T) {
@@ -29,14 +33,17 @@ func TestInstallFlow(t *testing.T) {
 		f.key("enter", "enter", "enter").wantScreen("Share it over NFS").golden("step-nfs")
 		f.key("enter", "enter").wantScreen("Node labels").golden("labels")
 		f.key("enter").wantScreen("Site settings").golden("step-settings")
-		for i := 0; i < 9; i++ {
+		for i := 0; i < settingsFields; i++ {
 			f.key("enter")
 		}
 		f.wantScreen("Local registry")
 		f.key("enter").wantScreen("Deploy the stack")
 		f.key("enter").wantScreen("Migrate the DB")
 		f.key("enter").wantScreen("Admin and course").typeText("admin@umich.edu").golden("step-admin")
-		f.key("enter", "enter").wantScreen("Plan").golden("plan")
+		f.key("enter").typeText("EECS 280 Fall").key("enter").wantScreen("Plan").golden("plan")
+		if a := f.be.cluster.Admin; a.Email != "admin@umich.edu" || a.Course != "EECS 280 Fall" {
+			t.Errorf("the admin form saved %+v", a)
+		}
 		f.key("enter").wantText("Run these").golden("plan-confirm")
 		f.be.failOnce["docker"] = true
 		f.key("y").wantScreen("Install").wantText("Unable to locate package").golden("run-failed")

@@ -13,6 +13,7 @@ import (
 	"charm.land/huh/v2"
 
 	"aginstall/steps"
+	"aginstall/steps/edit"
 )
 
 // formBox hosts one huh form inside a screen. In accessible mode the form
@@ -159,10 +160,45 @@ func itoa(n int) string {
 	return strconv.Itoa(n)
 }
 
+// celeryAsked are the graders whose celery concurrency the settings form asks.
+var celeryAsked = []string{"grader", "fast_grader", "deferred_grader", "rerun_grader"}
+
+// webserverHost names the host whose nginx reads the TLS files.
+func webserverHost(c *steps.Cluster) string {
+	for _, h := range c.Hosts {
+		for _, l := range h.Labels {
+			if l == "webserver" {
+				return h.Name + " (the webserver host)"
+			}
+		}
+	}
+	return "the host labelled webserver"
+}
+
+// formMissing: a form whose values were never given, so Resume asks it.
+func formMissing(c *steps.Cluster, id string) bool {
+	switch id {
+	case "admin":
+		return c.Admin.Email == "" || c.Admin.Course == ""
+	}
+	return false
+}
+
+// dbExists: a database may already hold data (the checks found the stack
+// deployed or migrated), so a new postgres image needs a typed confirmation.
+func (m *Model) dbExists() bool {
+	for _, id := range []string{"deploy", "migrate"} {
+		if it := m.side[id]; it != nil && it.status == steps.Done {
+			return true
+		}
+	}
+	return false
+}
+
 // stepForm builds the inputs of one step, bound to the cluster; nil when the
 // step takes none. Values are copied back by the returned apply func, so esc
 // leaves the cluster untouched.
-func stepForm(c *steps.Cluster, facts map[string]*steps.Facts, id string) (*huh.Form, func()) {
+func stepForm(c *steps.Cluster, facts map[string]*steps.Facts, dbExists bool, id string) (*huh.Form, func()) {
 	switch id {
 	case "docker":
 		v := c.Docker.Install
@@ -212,29 +248,77 @@ func stepForm(c *steps.Cluster, facts map[string]*steps.Facts, id string) (*huh.
 	case "settings":
 		t, s := c.Tuning, c.Site
 		workers, timeout := itoa(t.GunicornWorkers), itoa(t.MaxSubprocessTimeout)
+		web := webserverHost(c)
+		celery := make([]string, len(celeryAsked))
+		for i, svc := range celeryAsked {
+			celery[i] = itoa(t.CeleryConcurrency[svc])
+		}
+		var celeryInputs []huh.Field
+		for i, svc := range celeryAsked {
+			celeryInputs = append(celeryInputs, huh.NewInput().Title("Celery concurrency: "+svc).
+				Placeholder("empty keeps the compose file's -c").Value(&celery[i]).Validate(positiveInt))
+		}
+		oldImage, confirm := s.PostgresImage, ""
 		f := huh.NewForm(
 			huh.NewGroup(
 				huh.NewInput().Title("Site domain").Placeholder("autograder.example.edu").Value(&s.Domain),
-				huh.NewInput().Title("TLS certificate (local path)").Value(&s.TLSCert),
-				huh.NewInput().Title("TLS key (local path)").Value(&s.TLSKey),
+				huh.NewInput().Title("TLS certificate: a path on "+web).Description("nginx reads it on the webserver host; put the file there first.").Value(&s.TLSCert),
+				huh.NewInput().Title("TLS key: a path on "+web).Value(&s.TLSKey),
 				huh.NewSelect[string]().Title("Login provider").Options(huh.NewOptions("google", "azure")...).Value(&s.OAuthProvider),
-				huh.NewInput().Title("OAuth client JSON (local path)").Value(&s.OAuthSecrets)),
+				huh.NewInput().Title("OAuth client JSON (a path on this machine)").Value(&s.OAuthSecrets)),
 			huh.NewGroup(
 				huh.NewInput().Title("Gunicorn workers").Value(&workers).Validate(positiveInt),
 				huh.NewInput().Title("client_max_body_size").Placeholder("e.g. 50m").Value(&t.ClientMaxBodySize),
 				huh.NewInput().Title("Max subprocess timeout (s)").Value(&timeout).Validate(positiveInt),
-				huh.NewInput().Title("Sysadmin contact").Description("Shown to users when something breaks.").Value(&t.SysadminContact)))
+				huh.NewInput().Title("Sysadmin contact").Description("Shown to users when something breaks.").Value(&t.SysadminContact)),
+			huh.NewGroup(celeryInputs...).Description("How many submissions each grader service runs at once (celery -c)."),
+			huh.NewGroup(
+				huh.NewInput().Title("Postgres image").Placeholder("empty keeps the compose file's, e.g. postgres:15").
+					Description(edit.PostgresUpgradeWarning).Value(&s.PostgresImage)),
+			huh.NewGroup(
+				huh.NewInput().Title("A database exists: type the new image again to confirm").
+					Description("The data stays in the old major version's format: dump and restore it as said above, or it will not be there.").
+					Value(&confirm).Validate(func(v string) error {
+					if strings.TrimSpace(v) != strings.TrimSpace(s.PostgresImage) {
+						return fmt.Errorf("type %q exactly, or shift+tab back and keep %q", strings.TrimSpace(s.PostgresImage), oldImage)
+					}
+					return nil
+				})).WithHideFunc(func() bool { return !dbExists || strings.TrimSpace(s.PostgresImage) == oldImage }))
 		return f, func() {
 			t.GunicornWorkers, t.MaxSubprocessTimeout = atoi(workers), atoi(timeout)
+			cc := map[string]int{}
+			for k, v := range t.CeleryConcurrency {
+				cc[k] = v
+			}
+			for i, svc := range celeryAsked {
+				if n := atoi(celery[i]); n > 0 {
+					cc[svc] = n
+				} else {
+					delete(cc, svc)
+				}
+			}
+			t.CeleryConcurrency = nil
+			if len(cc) > 0 {
+				t.CeleryConcurrency = cc
+			}
+			s.PostgresImage = strings.TrimSpace(s.PostgresImage)
 			c.Tuning, c.Site = t, s
 		}
 	case "admin":
 		a := c.Admin
 		f := huh.NewForm(huh.NewGroup(
-			huh.NewInput().Title("Administrator e-mail").Description("The first superuser; they sign in with the login provider.").
-				Value(&a.Email).Validate(validEmail),
-			huh.NewInput().Title("First course").Placeholder("EECS 280 Fall").Value(&a.Course)))
-		return f, func() { c.Admin = a }
+			huh.NewInput().Title("Administrator e-mail").Description("The first superuser; they sign in with the login provider. (esc, then n: no admin now)").
+				Value(&a.Email).Validate(func(v string) error {
+				if err := required("the administrator's e-mail", &a.Email)(v); err != nil {
+					return err
+				}
+				return validEmail(strings.TrimSpace(v))
+			}),
+			huh.NewInput().Title("First course").Placeholder("EECS 280 Fall").Value(&a.Course).Validate(required("the course's name", &a.Course))))
+		return f, func() {
+			a.Email, a.Course = strings.TrimSpace(a.Email), strings.TrimSpace(a.Course)
+			c.Admin = a
+		}
 	}
 	return nil, nil
 }

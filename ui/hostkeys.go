@@ -9,7 +9,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"aginstall/remote"
-	"aginstall/steps"
 )
 
 // hostKeysScreen: every host key this machine has not seen, in one table, to
@@ -37,8 +36,8 @@ type scannedMsg struct {
 }
 
 type acceptedMsg struct {
-	c   *steps.Cluster
-	err error
+	keys []remote.HostKey // pinned in the cluster file
+	err  error
 }
 
 func (s *hostKeysScreen) init(m *Model) tea.Cmd { return s.scan(m) }
@@ -80,7 +79,15 @@ func (s *hostKeysScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 			s.err = msg.err.Error()
 			return nil
 		}
-		m.cluster = msg.c
+		// The keys are pinned in the file; the wizard's copy says so too, so
+		// its next save finds them there already.
+		for _, k := range msg.keys {
+			for i := range m.cluster.Hosts {
+				if m.cluster.Hosts[i].Name == k.Host && !k.Bastion {
+					m.cluster.Hosts[i].HostKey = k.Fingerprint
+				}
+			}
+		}
 		return m.goTo(newDiscovery())
 	case tea.KeyPressMsg:
 		if m.busy != "" {
@@ -121,15 +128,14 @@ func (s *hostKeysScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 					return nil
 				}
 			}
-			c, path := m.cluster, m.path
+			c := m.cluster
 			return m.work("pinning the accepted keys", func(ctx context.Context) tea.Msg {
 				if len(accept) > 0 {
 					if err := m.be.AcceptHostKeys(ctx, c, accept); err != nil {
 						return acceptedMsg{err: err}
 					}
 				}
-				back, err := m.be.LoadCluster(path)
-				return acceptedMsg{back, err}
+				return acceptedMsg{keys: accept}
 			})
 		}
 	}

@@ -45,21 +45,48 @@ type connTestedMsg struct{ checks []steps.HostCheck }
 
 // savedMsg: the cluster file was written and read back.
 type savedMsg struct {
-	c   *steps.Cluster
-	err error
+	c     *steps.Cluster
+	taken []string // keys edited outside the wizard, now taken in
+	err   error
 }
 
-// save writes the cluster file and reads it back, so the file's own checks
+// save writes the wizard's changes into the cluster file (only its keys,
+// merged with any outside edit) and reads it back, so the file's own checks
 // (with line numbers) judge what the forms produced.
 func (m *Model) save() tea.Cmd {
-	c, path := m.cluster, m.path
-	return m.work("saving "+path, func(context.Context) tea.Msg {
-		if err := m.be.SaveCluster(path, c); err != nil {
-			return savedMsg{err: err}
-		}
-		back, err := m.be.LoadCluster(path)
-		return savedMsg{c: back, err: err}
+	c := m.cluster
+	return m.work("saving "+m.path, func(context.Context) tea.Msg {
+		res, err := m.be.SaveCluster(c)
+		return savedMsg{c: res.Cluster, taken: res.Taken, err: err}
 	})
+}
+
+func (s savedMsg) result() (*steps.Cluster, error) { return s.c, s.err }
+
+// refreshedMsg: the cluster file was read again.
+type refreshedMsg struct {
+	c     *steps.Cluster
+	taken []string
+	err   error
+}
+
+func (s refreshedMsg) result() (*steps.Cluster, error) { return s.c, s.err }
+
+// refresh reads the cluster file again, so an edit made outside the wizard
+// is what the next screen shows (the wizard's unsaved changes stay on top).
+func (m *Model) refresh() tea.Cmd {
+	c := m.cluster
+	return m.work("reading "+m.path, func(context.Context) tea.Msg {
+		res, err := m.be.RefreshCluster(c)
+		return refreshedMsg{c: res.Cluster, taken: res.Taken, err: err}
+	})
+}
+
+// tookOutside says which outside edits the wizard took in.
+func (m *Model) tookOutside(keys []string) {
+	if len(keys) > 0 {
+		m.flash = "Took your edit of the cluster file: " + strings.Join(keys, ", ")
+	}
 }
 
 func (s *hostsScreen) update(m *Model, msg tea.Msg) tea.Cmd {

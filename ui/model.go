@@ -64,10 +64,11 @@ type Model struct {
 
 // sideItem is one step in the sidebar checklist.
 type sideItem struct {
-	status steps.Status
-	note   string       // skip reason or failure, one line
-	mode   string       // the engine mode it runs in (check, plan, apply)
-	before steps.Status // status before a plan, restored after it
+	status     steps.Status
+	note       string       // skip reason or failure, one line
+	mode       string       // the engine mode it runs in (check, plan, apply)
+	before     steps.Status // status before a plan, restored after it
+	beforeNote string
 }
 
 // hostLog is one host's pane: what it does now and its last lines.
@@ -134,7 +135,23 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	// A command's result: apply the events it emitted first, so the screen
 	// sees the sidebar and logs as they were when the work ended.
 	m.applyQueued()
-	return m, m.screen.update(m, msg)
+	if ce, save := conflictOf(msg); ce != nil {
+		// Outside and wizard edits of the same key: the operator settles it.
+		m.doneWork()
+		return m, m.goTo(&conflictScreen{err: ce, save: save})
+	}
+	cmd := m.screen.update(m, msg)
+	switch msg := msg.(type) {
+	case savedMsg:
+		if msg.err == nil {
+			m.tookOutside(msg.taken)
+		}
+	case refreshedMsg:
+		if msg.err == nil {
+			m.tookOutside(msg.taken)
+		}
+	}
+	return m, cmd
 }
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
@@ -263,7 +280,7 @@ func (m *Model) apply(e steps.Event) {
 	case steps.StepStarted:
 		if it := m.side[e.Step]; it != nil {
 			if e.Mode == "plan" {
-				it.before = it.status
+				it.before, it.beforeNote = it.status, it.note
 			}
 			it.status, it.note, it.mode = running, "", e.Mode
 		}
@@ -311,7 +328,7 @@ func (m *Model) apply(e steps.Event) {
 		switch {
 		case it.mode == "plan":
 			// A dry run changes nothing: the step stands where it stood.
-			it.status = it.before
+			it.status, it.note = it.before, it.beforeNote
 		case e.Err != nil:
 			it.status, it.note = steps.Failed, firstLine(e.Err.Error())
 		case len(e.Checks) > 0:

@@ -73,12 +73,7 @@ func TestSkipRecordsReason(t *testing.T) {
 func TestRunFailureSkipAndAbort(t *testing.T) {
 	f := newFlow(t, 100, 30, Options{Mode: ModeResume})
 	f.key("enter").typeText("pw").key("enter")
-	for f.title() != "Plan" {
-		f.key("enter")
-		if f.title() == "Node labels" || f.title() == "Get the source" {
-			continue
-		}
-	}
+	toPlan(t, f)
 	f.be.failOnce["network"] = true
 	f.key("enter", "y").wantScreen("Install").wantText("host:    node2").wantText("next:")
 	f.key("s").typeText("done by hand").key("enter")
@@ -249,9 +244,7 @@ func TestWelcomeOffersResume(t *testing.T) {
 func TestPlanHostsInClusterOrder(t *testing.T) {
 	f := newFlow(t, 100, 30, Options{Mode: ModeResume})
 	f.key("enter").typeText("pw").key("enter")
-	for f.title() != "Plan" {
-		f.key("enter")
-	}
+	toPlan(t, f)
 	if l := f.m.logs["node1"]; l != nil {
 		t.Fatalf("a dry run's commands reached node1's pane: %q", l.lines.window(5, 0))
 	}
@@ -259,5 +252,21 @@ func TestPlanHostsInClusterOrder(t *testing.T) {
 	scr := f.screen()
 	if i, j := strings.Index(scr, "── node1"), strings.Index(scr, "── node2"); i < 0 || j < 0 || i > j {
 		t.Fatalf("hosts not in cluster order:\n%s", scr)
+	}
+}
+
+// toPlan presses enter through the step screens to the plan, giving the
+// administrator when asked (the fake cluster has none).
+func toPlan(t *testing.T, f *flow) {
+	t.Helper()
+	for i := 0; f.title() != "Plan"; i++ {
+		if i > 100 {
+			t.Fatalf("enter does not reach the plan:\n%s", f.screen())
+		}
+		if f.title() == "Admin and course" {
+			f.typeText("prof@umich.edu").key("enter").typeText("EECS 280").key("enter")
+			continue
+		}
+		f.key("enter")
 	}
 }

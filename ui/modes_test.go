@@ -1,6 +1,9 @@
 package ui
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestScreens captures the screens the install flow does not reach.
 func TestScreens(t *testing.T) {
@@ -15,6 +18,14 @@ func TestScreens(t *testing.T) {
 		f = newFlow(t, sz[0], sz[1], Options{})
 		f.be.noLogin = "node3"
 		f.key("enter", "t").wantText("ssh-copy-id").golden("hosts-login-failed")
+
+		// A new host key is no failed login: the next screen confirms it.
+		f = newFlow(t, sz[0], sz[1], Options{})
+		f.be.newKey = "node3"
+		f.key("enter", "t").wantText("node3: new host key: you confirm it on the next screen").golden("hosts-new-key")
+		if strings.Contains(f.screen(), "fix:") {
+			t.Errorf("a new host key gets a fix line:\n%s", f.screen())
+		}
 
 		// Full help and the quit question while work runs.
 		f = newFlow(t, sz[0], sz[1], Options{})

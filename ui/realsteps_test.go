@@ -30,7 +30,7 @@ var labKeys = []struct {
 	{"source", []string{"enter", "enter", "enter"}},
 	{"nfs", []string{"enter", "enter"}},
 	{"labels", []string{"enter"}},
-	{"settings", []string{"enter", "enter", "enter", "enter", "enter", "enter", "enter", "enter", "enter"}},
+	{"settings", []string{"enter", "enter", "enter", "enter", "enter", "enter", "enter", "enter", "enter", "enter", "enter", "enter", "enter", "enter"}},
 	{"registry", []string{"enter"}},
 	{"deploy", []string{"enter"}},
 	{"migrate", []string{"enter"}},
@@ -43,6 +43,8 @@ var labKeys = []struct {
 // step has its entry, in order, and the sequence ends the wizard.
 func TestLabKeySequence(t *testing.T) {
 	be := realStepsBackend{newFakeBackend()}
+	be.cluster = labCluster("testdata/lab/out/aginstall.yaml")
+	be.cluster.Admin = steps.AdminSpec{Email: "admin@lab.test", Course: "Lab Course 101"} // as the lab's file has them
 	f := newFlow(t, 80, 24, Options{Backend: be})
 	f.be = be.fakeBackend
 	for _, s := range labKeys {

@@ -16,7 +16,16 @@ type stepScreen struct {
 	form   formBox
 	apply  func()
 	hasInp bool
+	inputs string // the step's inputs before the form's values were applied
 	err    string
+}
+
+// inputsOf fingerprints a step's inputs (as the engine's skip does).
+func inputsOf(st steps.Step, c *steps.Cluster) string {
+	if in, ok := st.(steps.Inputs); ok {
+		return steps.Fingerprint(in.Inputs(c))
+	}
+	return ""
 }
 
 // stepAbout says in one sentence what each documented step does.
@@ -37,7 +46,8 @@ var stepAbout = map[string]string{
 }
 
 func newStepScreen(m *Model, st steps.Step) *stepScreen {
-	return &stepScreen{step: st}
+	f, _ := stepForm(m.cluster, m.facts, m.dbExists(), st.ID())
+	return &stepScreen{step: st, hasInp: f != nil}
 }
 
 func (s *stepScreen) title() string  { return s.step.Title() }
@@ -52,34 +62,64 @@ func (s *stepScreen) keys() []key.Binding {
 	if s.hasInp {
 		b = append(b, bind("e", "edit"))
 	}
+	if s.step.ID() == "admin" {
+		b = append(b, bind("n", "no admin now"))
+	}
 	return append(b, bind("s", "skip…"), keyBack)
 }
 
+// init reads the cluster file again (an edit made outside the wizard is
+// what the form shows), then opens the form.
 func (s *stepScreen) init(m *Model) tea.Cmd {
-	f, apply := stepForm(m.cluster, m.facts, s.step.ID())
+	if !s.hasInp {
+		return nil
+	}
+	return m.refresh()
+}
+
+func (s *stepScreen) startForm(m *Model) tea.Cmd {
+	f, apply := stepForm(m.cluster, m.facts, m.dbExists(), s.step.ID())
 	s.hasInp = f != nil
 	if f == nil {
 		return nil
 	}
 	s.apply = apply
 	return s.form.start(m, f, func(m *Model) tea.Cmd {
+		s.inputs = inputsOf(s.step, m.cluster)
 		s.apply()
 		return m.save()
 	})
 }
+
+// noAdminReason is the skip the admin screen's n records; Done lists it.
+const noAdminReason = "no administrator now (the operator adds one later)"
 
 func (s *stepScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 	if ok, cmd := s.form.update(m, msg); ok {
 		return cmd
 	}
 	switch msg := msg.(type) {
-	case savedMsg:
+	case refreshedMsg:
 		m.doneWork()
 		if msg.err != nil {
 			s.err = msg.err.Error()
 			return nil
 		}
 		m.cluster = msg.c
+		return s.startForm(m)
+	case savedMsg:
+		m.doneWork()
+		if msg.err != nil {
+			s.err = msg.err.Error()
+			return nil
+		}
+		s.err = ""
+		m.cluster = msg.c
+		// A skip holds while the step's inputs stay as they were: new
+		// values (an administrator after "no admin now") make it to do.
+		if it := m.side[s.step.ID()]; it != nil && it.status == steps.Skipped && inputsOf(s.step, m.cluster) != s.inputs {
+			it.status, it.note = steps.Todo, ""
+		}
 		return m.nextStep(s.step.ID())
 	case tea.KeyPressMsg:
 		if m.busy != "" {
@@ -87,11 +127,27 @@ func (s *stepScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 		}
 		switch msg.String() {
 		case "enter":
+			if s.step.ID() == "admin" && formMissing(m.cluster, "admin") && m.side["admin"].status != steps.Skipped {
+				m.flash = "No administrator yet: e gives one, n goes on without (the Done screen lists it)."
+				return nil
+			}
 			return m.nextStep(s.step.ID())
 		case "e":
 			if s.hasInp {
 				return s.init(m)
 			}
+		case "n":
+			if s.step.ID() != "admin" {
+				return nil
+			}
+			if err := m.be.Skip(m.cluster, "admin", noAdminReason); err != nil {
+				m.flash = "recording the skip: " + err.Error()
+				return nil
+			}
+			if it := m.side["admin"]; it != nil {
+				it.status, it.note = steps.Skipped, noAdminReason
+			}
+			return m.nextStep(s.step.ID())
 		case "s":
 			return m.goTo(newSkip(s.step.ID(), s.step.Title(), func(m *Model) tea.Cmd {
 				m.leave()
@@ -124,7 +180,9 @@ func (s *stepScreen) view(m *Model, w, h int) string {
 		}
 		b.WriteString("\n")
 	}
-	if s.hasInp {
+	if s.step.ID() == "admin" && formMissing(m.cluster, "admin") {
+		b.WriteString(stWarn.Render(wrap("Not asked yet: e gives the administrator and the first course; n goes on without one (listed on the Done screen).", w)) + "\n")
+	} else if s.hasInp {
 		b.WriteString(stDim.Render(wrap("Enter continues with the values in the cluster file; e edits them.", w)) + "\n")
 	} else {
 		b.WriteString(stDim.Render("Nothing to choose here: the plan shows what it will do on each host.") + "\n")
@@ -146,7 +204,9 @@ func (m *Model) nextStep(id string) tea.Cmd {
 	}
 	for ; i < len(m.steps); i++ {
 		st := m.steps[i]
-		if it := m.side[st.ID()]; m.opt.Mode == ModeResume && it != nil && (it.status == steps.Done || it.status == steps.Skipped) {
+		// Resume passes over what is done or skipped, but not a form whose
+		// values were never given (n on it skips it again).
+		if it := m.side[st.ID()]; m.opt.Mode == ModeResume && it != nil && (it.status == steps.Done || it.status == steps.Skipped) && !formMissing(m.cluster, st.ID()) {
 			continue
 		}
 		if st.ID() == "labels" {

@@ -57,7 +57,12 @@ func (b *floodBackend) LoadCluster(path string) (*steps.Cluster, error) {
 	c.Hosts = append([]steps.HostSpec(nil), b.cluster.Hosts...)
 	return &c, nil
 }
-func (b *floodBackend) SaveCluster(string, *steps.Cluster) error { return nil }
+func (b *floodBackend) SaveCluster(c *steps.Cluster) (steps.SaveResult, error) {
+	return steps.SaveResult{Cluster: c}, nil
+}
+func (b *floodBackend) RefreshCluster(c *steps.Cluster) (steps.SaveResult, error) {
+	return steps.SaveResult{Cluster: c}, nil
+}
 func (b *floodBackend) TestConnections(_ context.Context, c *steps.Cluster) []steps.HostCheck {
 	var out []steps.HostCheck
 	for _, h := range c.Hosts {
