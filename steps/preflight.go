@@ -197,12 +197,14 @@ func unnamedListeners(listeners []string) bool {
 }
 
 // foreignListeners drops listeners that are Docker's own (a stack
-// already deployed by an earlier run publishes 80/443 through them).
+// already deployed by an earlier run publishes 80/443 through them), by
+// their process name or, for a user who cannot see it, by what Docker
+// says (nameListeners).
 func foreignListeners(listeners []string) []string {
 	var out []string
 	for _, l := range listeners {
 		addr, proc, _ := strings.Cut(l, " ")
-		if proc == "docker-proxy" || proc == "dockerd" {
+		if proc == "docker-proxy" || proc == "dockerd" || strings.HasPrefix(proc, stackListener) {
 			continue
 		}
 		if proc == "" {
