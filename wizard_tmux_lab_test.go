@@ -35,7 +35,7 @@ func TestWizardTmux(t *testing.T) {
 	lab.Reset(t) // bare hosts, whatever the tests before left: the wizard installs from nothing
 	dir := t.TempDir()
 	bin := testBinary(t)
-	clusterPath, data := labClusterCopy(t, lab, dir)
+	clusterPath, data := labClusterCopyOf(t, lab.ClusterFileRoot, dir)
 	asked, err := steps.ParseCluster(clusterPath, data)
 	if err != nil {
 		t.Fatal(err)

@@ -35,19 +35,24 @@ type HostInfo struct {
 
 // Lab is testdata/lab/out/lab.json.
 type Lab struct {
-	Bridge         string     `json:"bridge"`
-	AptURL         string     `json:"apt_url"`
-	RepoURL        string     `json:"repo_url"`
-	RegistryMirror string     `json:"registry_mirror"`
-	Key            string     `json:"key"`
-	KnownHosts     string     `json:"known_hosts"`
-	ClusterFile    string     `json:"cluster_file"`
-	SharedDir      string     `json:"shared_dir"`
-	SudoUser       string     `json:"sudo_user"`
-	SudoPassword   string     `json:"sudo_password"`
-	NosudoUser     string     `json:"nosudo_user"`
-	Kind           string     `json:"kind"` // "full" or "light"
-	Hosts          []HostInfo `json:"hosts"`
+	Bridge         string `json:"bridge"`
+	AptURL         string `json:"apt_url"`
+	RepoURL        string `json:"repo_url"`
+	RegistryMirror string `json:"registry_mirror"`
+	Key            string `json:"key"`
+	KnownHosts     string `json:"known_hosts"`
+	ClusterFile    string `json:"cluster_file"` // the sudo road: agadmin, key from an agent, Docker's repository layout
+	// ClusterFileRoot is the second road: root with the lab key, Debian's docker.io.
+	ClusterFileRoot string `json:"cluster_file_root"`
+	// DockerAptURL, DockerAptKey: the lab's Docker-layout apt repository and its key.
+	DockerAptURL string     `json:"docker_apt_url"`
+	DockerAptKey string     `json:"docker_apt_key"`
+	SharedDir    string     `json:"shared_dir"`
+	SudoUser     string     `json:"sudo_user"`
+	SudoPassword string     `json:"sudo_password"`
+	NosudoUser   string     `json:"nosudo_user"`
+	Kind         string     `json:"kind"` // "full" or "light"
+	Hosts        []HostInfo `json:"hosts"`
 
 	// OutDir is the directory lab.json was read from.
 	OutDir string `json:"-"`
