@@ -82,9 +82,14 @@ func settingsSecrets(ctx context.Context, h *HostRunner, c *Cluster, missing []s
 	_, err := h.Run(ctx, "generate the server's secrets", settingsSecretsCommand(c))
 	if err == nil {
 		// python-gnupg's gpg started an agent for the secrets folder: stop it
-		// (best effort) rather than leave a daemon and its sockets behind.
-		h.Run(ctx, "stop the GnuPG agent generate_secrets.py started", remote.Command{Sudo: true,
-			Line: "gpgconf --homedir " + remote.Quote(path.Join(c.Source.Path, "autograder-server/autograder/settings/secrets")) + " --kill gpg-agent 2>/dev/null || true"})
+		// rather than leave a daemon and its sockets behind. Upstream's
+		// script writes with the default umask (the GPG password and
+		// keyring readable by every user): make the folder its owner's.
+		dir := remote.Quote(path.Join(c.Source.Path, "autograder-server/autograder/settings/secrets"))
+		if _, err := h.Run(ctx, "stop the GnuPG agent generate_secrets.py started; make the secrets readable by their owner only", remote.Command{Sudo: true,
+			Line: "{ gpgconf --homedir " + dir + " --kill gpg-agent 2>/dev/null || true; } && chmod -R go= -- " + dir}); realErr(err) {
+			return err
+		}
 	}
 	if err == nil || errors.Is(err, ErrDryRun) {
 		return err
