@@ -87,6 +87,9 @@ lab = {
     'docker_apt_url': DOCKER_APT_URL,
     'docker_apt_key': DOCKER_APT_URL + '/gpg',
     'shared_dir': os.path.join(out, 'shared'),
+    # The cache this lab was built from: labtest's Reset runs up with it, so a
+    # test run without AGLAB_CACHE in its environment does not build a new one.
+    'cache_dir': os.environ.get('AGLAB_CACHE') or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'cache'),
     'sudo_user': 'agadmin',
     'sudo_password': password,
     'nosudo_user': 'agnosudo',
