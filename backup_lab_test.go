@@ -23,7 +23,9 @@ import (
 // real binary that gives the sudo password on stdin.
 func labSudoCluster(t *testing.T, lab *labtest.Lab, dir string) (*steps.Cluster, func(stdin string, args ...string) (string, error)) {
 	t.Helper()
-	path, data := labClusterCopy(t, lab, dir)
+	// The root-road file with the sudo user: it keeps identity: (no agent
+	// needed) and Debian's docker.io.
+	path, data := labClusterCopyOf(t, lab.ClusterFileRoot, dir)
 	text := strings.ReplaceAll(string(data), "user: root", "user: "+lab.SudoUser)
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)

@@ -18,12 +18,19 @@ import (
 	"aginstall/steps"
 )
 
-// labClusterCopy copies the lab's cluster file into dir (mode 0600), so a
-// test's run keeps its own state, pins and logs beside it; it returns the
-// copy's path and content.
+// labClusterCopy copies the lab's cluster file (the sudo road) into dir (mode
+// 0600), so a test's run keeps its own state, pins and logs beside it; it
+// returns the copy's path and content.
 func labClusterCopy(t *testing.T, lab *labtest.Lab, dir string) (string, []byte) {
 	t.Helper()
-	data, err := os.ReadFile(lab.ClusterFile)
+	return labClusterCopyOf(t, lab.ClusterFile, dir)
+}
+
+// labClusterCopyOf is labClusterCopy of one of the lab's cluster files
+// (lab.ClusterFile: the sudo road; lab.ClusterFileRoot: the root road).
+func labClusterCopyOf(t *testing.T, file, dir string) (string, []byte) {
+	t.Helper()
+	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,19 +41,76 @@ func labClusterCopy(t *testing.T, lab *labtest.Lab, dir string) (string, []byte)
 	return path, data
 }
 
+// labAgent starts an ssh-agent holding the lab key (as a sysadmin's
+// session has one) and returns its socket; stopped at the test's end.
+func labAgent(t *testing.T, lab *labtest.Lab) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatalf("ssh-agent: %v", err)
+	}
+	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ssh-agent did not make its socket within 10 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	add := exec.Command("ssh-add", lab.Key)
+	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("ssh-add %s: %v\n%s", lab.Key, err, out)
+	}
+	return sock
+}
+
 // TestEndToEnd installs the stand-in autograder stack on the lab's bare hosts
-// with the real binary, reviews it, applies again (which must change nothing),
-// and then asks the hosts themselves — not our state — what is there.
+// on the sysadmin's road: user agadmin with the sudo password on stdin, the
+// key from an ssh-agent, Docker from the lab's Docker-layout repository
+// (signed-by keyring), upstream-style generate_secrets.py (Django,
+// python-gnupg, a GPG key). Then review, a second apply that must change
+// nothing, and the hosts themselves — not our state — say what is there.
 func TestEndToEnd(t *testing.T) {
 	lab := labtest.Load(t)
+	e2eRoad(t, lab, lab.ClusterFile, true)
+}
+
+// TestEndToEndRoot is the second road: root with the lab key, Debian's docker.io.
+func TestEndToEndRoot(t *testing.T) {
+	lab := labtest.Load(t)
+	e2eRoad(t, lab, lab.ClusterFileRoot, false)
+}
+
+func e2eRoad(t *testing.T, lab *labtest.Lab, file string, sudo bool) {
+	begin := time.Now()
+	defer func() { t.Logf("e2e (sudo road %v) took %s", sudo, time.Since(begin).Round(time.Second)) }()
 	lab.Reset(t) // bare hosts: the install starts from nothing
 	dir := t.TempDir()
 	bin := testBinary(t)
-	cluster, data := labClusterCopy(t, lab, dir)
+	cluster, data := labClusterCopyOf(t, file, dir)
 	known := filepath.Join(dir, "known_hosts")
+	env := os.Environ()
+	if sudo {
+		if strings.Contains(string(data), "identity:") || !strings.Contains(string(data), "user: "+lab.SudoUser) {
+			t.Fatalf("the lab's default cluster file is not the sudo road:\n%s", data)
+		}
+		env = append(env, "SSH_AUTH_SOCK="+labAgent(t, lab))
+	}
 	run := func(args ...string) (string, error) {
 		args = append(args, "-f", cluster, "--known-hosts", known, "--ssh-config", "none")
+		if sudo {
+			args = append(args, "--sudo-password-stdin")
+		}
 		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		if sudo {
+			cmd.Stdin = strings.NewReader(lab.SudoPassword + "\n")
+		}
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		start := time.Now()
@@ -123,6 +187,45 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	labAssertInstalled(t, lab, c)
+	if sudo {
+		e2eAssertSudoRoad(t, lab, c)
+	}
+}
+
+// e2eAssertSudoRoad checks on the hosts what only the sudo road does: Docker's
+// packages from the Docker-layout repository through a signed-by keyring,
+// the user in the docker group, and a GPG key pair made by the upstream-style
+// generate_secrets.py with the distribution's Django and python-gnupg.
+func e2eAssertSudoRoad(t *testing.T, lab *labtest.Lab, c *steps.Cluster) {
+	t.Helper()
+	for _, h := range c.Hosts {
+		out, err := lab.Exec(t, h.Name, "sh", "-c", "dpkg-query -W -f='${Package} ${db:Status-Abbrev}\\n' docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin; cat /etc/apt/sources.list.d/docker.list; test -s /etc/apt/keyrings/docker.asc && echo keyring; id -nG "+lab.SudoUser)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", h.Name, err, out)
+		}
+		for _, want := range []string{"docker-ce ii", "containerd.io ii", "docker-compose-plugin ii", "keyring",
+			"deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.asc] " + lab.DockerAptURL + " bookworm stable", " docker"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: no %q in\n%s", h.Name, want, out)
+			}
+		}
+	}
+	secrets := "/root/autograder-full-stack/autograder-server/autograder/settings/secrets"
+	out, err := lab.Exec(t, c.Manager, "sh", "-c", "cat "+secrets+"/gpg_key_id_file; echo; pgrep -x gpg-agent || echo no-agent; dpkg-query -W -f='${Package} ${db:Status-Abbrev}\\n' python3-django python3-gnupg gnupg; "+
+		// Listing the secret keys starts an agent: stop it again.
+		"GNUPGHOME="+secrets+" gpg --batch --list-secret-keys --with-colons | grep -c '^sec'; gpgconf --homedir "+secrets+" --kill gpg-agent")
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", c.Manager, err, out)
+	}
+	lines := strings.Split(out, "\n")
+	if !regexp.MustCompile(`^[0-9A-F]{40}$`).MatchString(lines[0]) {
+		t.Errorf("gpg_key_id_file is not a key fingerprint: %q", lines[0])
+	}
+	for _, want := range []string{"\n1", "python3-django ii", "python3-gnupg ii", "gnupg ii", "no-agent"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("%s: no %q in\n%s", c.Manager, want, out)
+		}
+	}
 }
 
 func latestLog(t *testing.T, dir string) string {

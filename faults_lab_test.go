@@ -59,7 +59,7 @@ type faultLab struct {
 	bin     string
 	cluster string
 	known   string
-	base    string // the lab's cluster file
+	base    string // the lab's root-road cluster file (the faults edit its user, identity and docker lines)
 
 	mu        sync.Mutex
 	outputs   []string // everything every run printed, for the secrets search
@@ -70,7 +70,7 @@ type faultLab struct {
 
 func newFaultLab(t *testing.T, lab *labtest.Lab) *faultLab {
 	t.Helper()
-	raw, err := os.ReadFile(lab.ClusterFile)
+	raw, err := os.ReadFile(lab.ClusterFileRoot)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,6 +48,13 @@ type HostSpec struct {
 // DockerSpec says how the Docker step gets an engine onto each host.
 type DockerSpec struct {
 	Install string `yaml:"install"` // official | distro | skip
+	// AptURL is Docker's apt repository for install: official, or a mirror
+	// of it (hosts that cannot reach the internet); empty means Docker's own,
+	// https://download.docker.com/linux/debian or .../ubuntu by the host's OS.
+	AptURL string `yaml:"apt_url"`
+	// AptKey is the http(s) URL of that repository's signing key (ASCII
+	// armored), fetched by each host; empty means AptURL + "/gpg".
+	AptKey string `yaml:"apt_key"`
 }
 
 // SourceSpec is the autograder-full-stack checkout on the manager.

@@ -65,6 +65,9 @@ func TestParseClusterRefusals(t *testing.T) {
 		{"bad email", "you@example.edu", "you-at-example", `admin.email: "you-at-example" is not an email address`},
 		{"labels not a list", "    labels: [registry, grader]", "    labels: {registry: true}", `aginstall.yaml:15: hosts[1].labels: expected a list, found a mapping`},
 		{"syntax error", "stack: ag-stack", "stack: [ag-stack", `aginstall.yaml:`},
+		{"apt_url not a URL", "{install: official}", "{install: official, apt_url: mirror.example.edu/docker}", `aginstall.yaml:16: docker.apt_url: "mirror.example.edu/docker" is not an http:// or https:// URL`},
+		{"apt_key with a space", "{install: official}", `{install: official, apt_key: "https://m.example.edu/a key"}`, `aginstall.yaml:16: docker.apt_key: "https://m.example.edu/a key" must not contain spaces`},
+		{"apt_url with distro", "{install: official}", "{install: distro, apt_url: https://m.example.edu/docker}", `aginstall.yaml:16: docker.apt_url: only docker.install: official uses it (docker.install is distro)`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package steps
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"path"
 	"regexp"
 	"strconv"
@@ -116,6 +117,16 @@ func (c *Cluster) validate() []*InputError {
 	default:
 		add(vErr("docker.install", "%q is not allowed: use official, distro or skip", c.Docker.Install))
 	}
+	for _, u := range []struct{ key, v string }{{"docker.apt_url", c.Docker.AptURL}, {"docker.apt_key", c.Docker.AptKey}} {
+		if u.v == "" {
+			continue
+		}
+		if c.Docker.Install != "official" {
+			add(vErr(u.key, "only docker.install: official uses it (docker.install is %s): remove it or set install: official", c.Docker.Install))
+		} else if msg := aptURLProblem(u.v); msg != "" {
+			add(vErr(u.key, "%q %s", u.v, msg))
+		}
+	}
 	if !strings.HasPrefix(c.Source.Repo, "https://") && !strings.HasPrefix(c.Source.Repo, "http://") &&
 		!strings.HasPrefix(c.Source.Repo, "git@") && !strings.HasPrefix(c.Source.Repo, "ssh://") {
 		add(vErr("source.repo", "%q is not a git URL (https://, http://, ssh:// or git@host:path)", c.Source.Repo))
@@ -183,6 +194,21 @@ func (c *Cluster) validate() []*InputError {
 		add(vErr("admin.course", "the course name is longer than 255 characters"))
 	}
 	return errs
+}
+
+// aptURLProblem says what is wrong with an apt repository or key URL: it
+// goes into an apt sources line and a curl command on every host.
+func aptURLProblem(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return "is not an http:// or https:// URL, like https://download.docker.com/linux/ubuntu"
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return "must not carry a user, a query or a fragment"
+	case strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f || strings.ContainsRune("[]'\"\\`$", r) }):
+		return "must not contain spaces, quotes, brackets or control characters"
+	}
+	return ""
 }
 
 // ParseBastion splits "user@host:port" (user and port optional).

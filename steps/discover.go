@@ -135,6 +135,7 @@ func Discover(ctx context.Context, env *Env) ([]Finding, error) {
 			f.ClockOffset = math.Round((offsets[h]-base)*1000) / 1000
 		}
 	}
+	nameListeners(ctx, env, facts)
 	findings := Preflight(c, facts)
 	if m := facts[c.Manager]; m != nil && m.Swarm != "active" && !env.State.PortProbeClean(24*time.Hour) {
 		// Once the swarm runs, its ports are in use and its node states tell.

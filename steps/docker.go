@@ -26,7 +26,15 @@ func init() { register(OrderDocker, dockerStep{}) }
 func (dockerStep) ID() string                { return "docker" }
 func (dockerStep) Title() string             { return "Install Docker" }
 func (dockerStep) Hosts(c *Cluster) []string { return AllHosts(c) }
-func (dockerStep) Inputs(c *Cluster) any     { return c.Docker.Install }
+
+// Inputs: the install mode, and the repository when one is given (a state
+// written before apt_url existed keeps its fingerprint).
+func (dockerStep) Inputs(c *Cluster) any {
+	if c.Docker.AptURL == "" && c.Docker.AptKey == "" {
+		return c.Docker.Install
+	}
+	return c.Docker
+}
 
 const daemonJSONPath = "/etc/docker/daemon.json"
 
@@ -240,7 +248,7 @@ func installDockerOn(ctx context.Context, c *Cluster, h *HostRunner, mode string
 		}
 	}
 
-	cmds, err := dockerInstallCmds(ctx, h, in, mode)
+	cmds, err := dockerInstallCmds(ctx, h, in, c.Docker)
 	if err != nil {
 		return nil, err
 	}
@@ -269,8 +277,8 @@ func installDockerOn(ctx context.Context, c *Cluster, h *HostRunner, mode string
 
 // dockerInstallCmds plans the package commands for a mode; nothing when
 // the packages are already there.
-func dockerInstallCmds(ctx context.Context, h *HostRunner, in dockerInfo, mode string) ([]aptCmd, error) {
-	switch mode {
+func dockerInstallCmds(ctx context.Context, h *HostRunner, in dockerInfo, spec DockerSpec) ([]aptCmd, error) {
+	switch spec.Install {
 	case "distro":
 		compose := ""
 		for _, p := range composePkgs {
@@ -303,7 +311,7 @@ func dockerInstallCmds(ctx context.Context, h *HostRunner, in dockerInfo, mode s
 		}
 		return append(cmds, aptCmd{"install the distribution's Docker", aptEnv + "install -y " + remote.Quote("docker.io", compose)}), nil
 	case "official":
-		before, list, after := officialRepoCmds(in)
+		before, list, after := officialRepoCmds(in, spec)
 		if before == nil && after == nil {
 			return nil, nil
 		}
@@ -323,16 +331,19 @@ func dockerInstallCmds(ctx context.Context, h *HostRunner, in dockerInfo, mode s
 		}
 		return after, nil
 	}
-	return nil, fmt.Errorf("docker.install %q is not known", mode)
+	return nil, fmt.Errorf("docker.install %q is not known", spec.Install)
 }
 
 type aptCmd struct{ purpose, line string }
 
 // officialRepoCmds is Docker's current apt instructions: a keyring file
-// under /etc/apt/keyrings referenced with signed-by (apt-key is deprecated).
+// under /etc/apt/keyrings referenced with signed-by (apt-key is deprecated),
+// from docker.apt_url / apt_key when the cluster file names a mirror. The
+// key is fetched by the host itself (curl), from where its apt will fetch
+// the packages: a host that reaches the repository reaches its key.
 // before runs first, then the source list is written, then after. All nil
 // when the packages are there.
-func officialRepoCmds(in dockerInfo) (before []aptCmd, list []byte, after []aptCmd) {
+func officialRepoCmds(in dockerInfo, spec DockerSpec) (before []aptCmd, list []byte, after []aptCmd) {
 	missing := false
 	for _, p := range officialPkgs {
 		missing = missing || !in.installed[p]
@@ -340,17 +351,13 @@ func officialRepoCmds(in dockerInfo) (before []aptCmd, list []byte, after []aptC
 	if !missing {
 		return nil, nil, nil
 	}
-	osID := in.osID
-	if osID != "debian" {
-		osID = "ubuntu"
-	}
-	repo := "https://download.docker.com/linux/" + osID
+	repo, key := officialRepo(in, spec)
 	if !in.keyring {
 		before = []aptCmd{
 			{"refresh the package lists", aptEnv + "update"},
 			{"install what fetching Docker's key needs", aptEnv + "install -y ca-certificates curl"},
 			{"fetch Docker's apt key", "install -m 0755 -d /etc/apt/keyrings && curl -fsSL --max-time 60 " +
-				remote.Quote(repo+"/gpg") + " -o /etc/apt/keyrings/docker.asc && chmod a+r /etc/apt/keyrings/docker.asc"},
+				remote.Quote(key) + " -o /etc/apt/keyrings/docker.asc && chmod a+r /etc/apt/keyrings/docker.asc"},
 		}
 	}
 	list = []byte(fmt.Sprintf("deb [arch=%s signed-by=/etc/apt/keyrings/docker.asc] %s %s stable\n", in.arch, repo, in.codename))
@@ -359,6 +366,24 @@ func officialRepoCmds(in dockerInfo) (before []aptCmd, list []byte, after []aptC
 		{"install Docker's packages", aptEnv + "install -y " + remote.Quote(officialPkgs...)},
 	}
 	return before, list, after
+}
+
+// officialRepo is the repository and key URL for a host: the cluster
+// file's, else Docker's own for the host's OS.
+func officialRepo(in dockerInfo, spec DockerSpec) (repo, key string) {
+	repo = strings.TrimSuffix(spec.AptURL, "/")
+	if repo == "" {
+		osID := in.osID
+		if osID != "debian" {
+			osID = "ubuntu"
+		}
+		repo = "https://download.docker.com/linux/" + osID
+	}
+	key = spec.AptKey
+	if key == "" {
+		key = repo + "/gpg"
+	}
+	return repo, key
 }
 
 // runApt runs one package command, bounded so a stuck mirror cannot hang the run.

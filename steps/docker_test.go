@@ -53,7 +53,7 @@ func TestPickComposeCandidate(t *testing.T) {
 
 func TestOfficialDockerCommands(t *testing.T) {
 	in := dockerInfo{installed: map[string]bool{}, osID: "ubuntu", codename: "noble", arch: "amd64"}
-	before, list, after := officialRepoCmds(in)
+	before, list, after := officialRepoCmds(in, DockerSpec{Install: "official"})
 	var lines []string
 	for _, c := range append(before, after...) {
 		lines = append(lines, c.line)
@@ -75,15 +75,37 @@ func TestOfficialDockerCommands(t *testing.T) {
 		t.Error("apt-key is deprecated")
 	}
 	in.osID, in.codename, in.keyring = "debian", "bookworm", true
-	before, list, _ = officialRepoCmds(in)
+	before, list, _ = officialRepoCmds(in, DockerSpec{Install: "official"})
 	if len(before) != 0 || !strings.Contains(string(list), "linux/debian bookworm") {
 		t.Errorf("debian with keyring: %v %q", before, list)
 	}
 	for _, p := range officialPkgs {
 		in.installed[p] = true
 	}
-	if b, l, a := officialRepoCmds(in); b != nil || l != nil || a != nil {
+	if b, l, a := officialRepoCmds(in, DockerSpec{Install: "official"}); b != nil || l != nil || a != nil {
 		t.Error("installed packages reinstalled")
+	}
+}
+
+// A mirror from the cluster file replaces Docker's URLs in the key fetch
+// and the sources line; the key defaults to the mirror's /gpg.
+func TestOfficialDockerMirror(t *testing.T) {
+	in := dockerInfo{installed: map[string]bool{}, osID: "debian", codename: "bookworm", arch: "amd64"}
+	spec := DockerSpec{Install: "official", AptURL: "http://mirror.example.edu/docker/linux/debian/"}
+	before, list, _ := officialRepoCmds(in, spec)
+	if string(list) != "deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.asc] http://mirror.example.edu/docker/linux/debian bookworm stable\n" {
+		t.Errorf("list %q", list)
+	}
+	if len(before) != 3 || !strings.Contains(before[2].line, "curl -fsSL --max-time 60 http://mirror.example.edu/docker/linux/debian/gpg -o /etc/apt/keyrings/docker.asc") {
+		t.Errorf("key fetch %+v", before)
+	}
+	spec.AptKey = "https://keys.example.edu/docker.asc"
+	before, _, _ = officialRepoCmds(in, spec)
+	if !strings.Contains(before[2].line, " https://keys.example.edu/docker.asc -o ") || strings.Contains(before[2].line, "download.docker.com") {
+		t.Errorf("key fetch %+v", before[2])
+	}
+	if (dockerStep{}).Inputs(&Cluster{Docker: DockerSpec{Install: "official"}}) != "official" {
+		t.Error("a cluster file without apt_url must keep the fingerprint of its state")
 	}
 }
 

@@ -13,14 +13,16 @@ import (
 )
 
 // labEnv connects to the lab's hosts through the real remote package, with the
-// cluster file the lab wrote copied into a temp dir (so state and logs stay there).
+// lab's root-road cluster file (root, the lab key, Debian's docker.io: these
+// tests are about each step's own work) copied into a temp dir (so state and
+// logs stay there). The sudo road runs end to end in e2e_lab_test.go.
 func labEnv(t *testing.T) (*Env, *labtest.Lab) {
 	t.Helper()
 	lab := labtest.Load(t)
 	// Every lab test starts from bare hosts: the suite runs them one after
 	// another on one lab, and each leaves it installed to some point.
 	lab.Reset(t)
-	data, err := os.ReadFile(lab.ClusterFile)
+	data, err := os.ReadFile(lab.ClusterFileRoot)
 	if err != nil {
 		t.Fatal(err)
 	}

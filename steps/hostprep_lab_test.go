@@ -19,7 +19,7 @@ import (
 // (password sudo), so the docker step has a user to add to the group.
 func labEnvSudo(t *testing.T, lab *labtest.Lab) *Env {
 	t.Helper()
-	data, err := os.ReadFile(lab.ClusterFile)
+	data, err := os.ReadFile(lab.ClusterFileRoot)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -201,12 +201,14 @@ func unnamedListeners(listeners []string) bool {
 }
 
 // foreignListeners drops listeners that are Docker's own (a stack
-// already deployed by an earlier run publishes 80/443 through them).
-// The second list is the programs' names, once each (unnamed ones left out).
+// already deployed by an earlier run publishes 80/443 through them), by
+// their process name or, for a user who cannot see it, by what Docker
+// says (nameListeners). The second list is the programs' names, once each
+// (unnamed ones left out).
 func foreignListeners(listeners []string) (taken, procs []string) {
 	for _, l := range listeners {
 		addr, proc, _ := strings.Cut(l, " ")
-		if proc == "docker-proxy" || proc == "dockerd" {
+		if proc == "docker-proxy" || proc == "dockerd" || strings.HasPrefix(proc, stackListener) {
 			continue
 		}
 		if proc == "" {

@@ -497,47 +497,6 @@ func (s settingsStep) Apply(ctx context.Context, env *Env) error {
 	return settingsSecrets(ctx, h, c, secretsMissing)
 }
 
-// settingsPlanSecrets records, in a plan made before the checkout exists,
-// the secrets and OAuth actions apply will take.
-func settingsPlanSecrets(ctx context.Context, h *HostRunner, c *Cluster, oauth []byte) {
-	if oauth != nil {
-		h.WriteFile(ctx, "copy the OAuth secrets", path.Join(c.Source.Path, settingsOAuthFile), nil, oauth,
-			remote.WriteOptions{Sudo: true, Mode: 0o600}, "(OAuth client secrets: contents not shown)")
-	}
-	h.Run(ctx, "generate the server's secrets", settingsSecretsCommand(c))
-}
-
-func settingsSecretsCommand(c *Cluster) remote.Command {
-	dir := path.Join(c.Source.Path, "autograder-server")
-	return remote.Command{Line: fmt.Sprintf("cd %s && timeout %d python3 generate_secrets.py", remote.Quote(dir), settingsSecretsTimeout), Sudo: true}
-}
-
-// settingsSecrets runs generate_secrets.py when its outputs are missing (as
-// settingsProbe found them; editing the settings files does not touch
-// them). It can wait forever for entropy while making the GPG key, hence
-// the timeout.
-func settingsSecrets(ctx context.Context, h *HostRunner, c *Cluster, missing []string) error {
-	if len(missing) == 0 {
-		return nil
-	}
-	_, err := h.Run(ctx, "generate the server's secrets", settingsSecretsCommand(c))
-	if err == nil || errors.Is(err, ErrDryRun) {
-		return err
-	}
-	var se *StepError
-	var xe *remote.ExitError
-	if errors.As(err, &se) && errors.As(err, &xe) {
-		tail := strings.Join(xe.StderrTail, "\n")
-		switch {
-		case xe.Code == 124:
-			se.Next = fmt.Sprintf("generate_secrets.py did not finish in %d s: making the GPG key waits for entropy, which a fresh virtual machine may lack. Install an entropy daemon on %s (apt-get install haveged, or rng-tools), then run apply again", settingsSecretsTimeout, c.Manager)
-		case strings.Contains(tail, "No module named"):
-			se.Next = fmt.Sprintf("generate_secrets.py needs Django and python-gnupg on %s: apt-get install python3-django python3-gnupg (or pip install django python-gnupg), then run apply again", c.Manager)
-		}
-	}
-	return err
-}
-
 // backupDir keeps the backups of files that must not have them beside: the
 // checkout is the images' build context (they COPY the whole server folder,
 // which would ship every old _prod.env), and apt reads all of sources.list.d.

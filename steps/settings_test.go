@@ -26,7 +26,8 @@ type siteFake struct {
 	modes       map[string]os.FileMode
 	ran         []string
 	secretsMade bool
-	secretsExit int // generate_secrets.py's exit code (124: timed out)
+	secretsExit int  // generate_secrets.py's exit code (124: timed out)
+	secretsDeps bool // python3-django python3-gnupg gnupg installed
 }
 
 type siteFakeConn struct {
@@ -46,7 +47,17 @@ func (c siteFakeConn) Run(ctx context.Context, cmd remote.Command, out func(remo
 	c.f.ran = append(c.f.ran, c.host+": "+cmd.Line)
 	var stdout []string
 	switch {
+	case cmd.Line == settingsSecretsDepsProbe:
+		stdout = append(stdout, "apt")
+		if c.f.secretsDeps {
+			stdout = append(stdout, "ok")
+		}
+	case strings.Contains(cmd.Line, "install -y python3-django python3-gnupg gnupg"):
+		c.f.secretsDeps = true
 	case strings.Contains(cmd.Line, "generate_secrets.py"):
+		if !c.f.secretsDeps {
+			return remote.Result{ExitCode: 1}, &remote.ExitError{Host: c.host, Command: cmd.Line, Code: 1, StderrTail: []string{"ModuleNotFoundError: No module named 'gnupg'"}}
+		}
 		if c.f.secretsExit != 0 {
 			return remote.Result{ExitCode: c.f.secretsExit}, &remote.ExitError{Host: c.host, Command: cmd.Line, Code: c.f.secretsExit}
 		}
@@ -308,8 +319,9 @@ func TestSettingsPlanBeforeCheckout(t *testing.T) {
 	for _, r := range env.Runner.Mutations() {
 		planned = append(planned, r.Command)
 	}
-	if len(planned) != 6 || !strings.Contains(strings.Join(planned, "\n"), "generate_secrets.py") {
-		t.Fatalf("a plan before the checkout must show the 5 edits and the secrets: %q", planned)
+	if len(planned) != 8 || !strings.Contains(strings.Join(planned, "\n"), "generate_secrets.py") ||
+		!strings.Contains(planned[6], "install -y python3-django python3-gnupg gnupg") {
+		t.Fatalf("a plan before the checkout must show the 5 edits, the install of what the script needs, and the secrets: %q", planned)
 	}
 	if len(f.files) != 2 {
 		t.Fatalf("a dry run wrote files: %v", f.files)
@@ -339,5 +351,31 @@ func TestSettingsSecretsTimeoutSaysEntropy(t *testing.T) {
 	var se *StepError
 	if !errors.As(err, &se) || !strings.Contains(se.Next, "entropy") || !strings.Contains(se.Next, "haveged") || !strings.Contains(err.Error(), "timeout 120 python3 generate_secrets.py") {
 		t.Fatalf("want a StepError naming the timeout and entropy, got %v", err)
+	}
+}
+
+// On a fresh manager the settings step installs what upstream's
+// generate_secrets.py imports (Django, python-gnupg, gpg) before running it,
+// stops the GnuPG agent it left, makes the secrets its owner's, and installs nothing when they are there.
+func TestSettingsInstallsSecretsDeps(t *testing.T) {
+	env, f, _ := siteTestEnv(t, "")
+	if err := (settingsStep{}).Apply(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	ran := strings.Join(f.ran, "\n")
+	i := strings.Index(ran, "install -y python3-django python3-gnupg gnupg")
+	j := strings.Index(ran, "python3 generate_secrets.py")
+	k := strings.Index(ran, "--kill gpg-agent 2>/dev/null || true; } && chmod -R go= -- /srv/ag/autograder-server/autograder/settings/secrets")
+	if i < 0 || j < i || k < j {
+		t.Fatalf("want install, then generate_secrets.py, then the agent stopped:\n%s", ran)
+	}
+
+	env, f, _ = siteTestEnv(t, "")
+	f.secretsDeps = true
+	if err := (settingsStep{}).Apply(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	if ran := strings.Join(f.ran, "\n"); strings.Contains(ran, "apt-get -q") || !strings.Contains(ran, "generate_secrets.py") {
+		t.Fatalf("with the needs there, nothing is installed:\n%s", ran)
 	}
 }

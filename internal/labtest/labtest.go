@@ -35,19 +35,26 @@ type HostInfo struct {
 
 // Lab is testdata/lab/out/lab.json.
 type Lab struct {
-	Bridge         string     `json:"bridge"`
-	AptURL         string     `json:"apt_url"`
-	RepoURL        string     `json:"repo_url"`
-	RegistryMirror string     `json:"registry_mirror"`
-	Key            string     `json:"key"`
-	KnownHosts     string     `json:"known_hosts"`
-	ClusterFile    string     `json:"cluster_file"`
-	SharedDir      string     `json:"shared_dir"`
-	SudoUser       string     `json:"sudo_user"`
-	SudoPassword   string     `json:"sudo_password"`
-	NosudoUser     string     `json:"nosudo_user"`
-	Kind           string     `json:"kind"` // "full" or "light"
-	Hosts          []HostInfo `json:"hosts"`
+	Bridge         string `json:"bridge"`
+	AptURL         string `json:"apt_url"`
+	RepoURL        string `json:"repo_url"`
+	RegistryMirror string `json:"registry_mirror"`
+	Key            string `json:"key"`
+	KnownHosts     string `json:"known_hosts"`
+	ClusterFile    string `json:"cluster_file"` // the sudo road: agadmin, key from an agent, Docker's repository layout
+	// ClusterFileRoot is the second road: root with the lab key, Debian's docker.io.
+	ClusterFileRoot string `json:"cluster_file_root"`
+	// DockerAptURL, DockerAptKey: the lab's Docker-layout apt repository and its key.
+	DockerAptURL string `json:"docker_apt_url"`
+	DockerAptKey string `json:"docker_apt_key"`
+	// CacheDir is the AGLAB_CACHE the lab was built from (Reset reuses it).
+	CacheDir     string     `json:"cache_dir"`
+	SharedDir    string     `json:"shared_dir"`
+	SudoUser     string     `json:"sudo_user"`
+	SudoPassword string     `json:"sudo_password"`
+	NosudoUser   string     `json:"nosudo_user"`
+	Kind         string     `json:"kind"` // "full" or "light"
+	Hosts        []HostInfo `json:"hosts"`
 
 	// OutDir is the directory lab.json was read from.
 	OutDir string `json:"-"`
@@ -246,6 +253,11 @@ func (l *Lab) labctl(t testing.TB, args ...string) {
 	}
 	cmd := append([]string{filepath.Join(l.LabDir, "up")}, args...)
 	env := []string{"AGLAB_OUT=" + l.OutDir}
+	if os.Getenv("AGLAB_CACHE") == "" && l.CacheDir != "" {
+		// The lab's own cache: a test run without AGLAB_CACHE set must not
+		// start a cold build of another one in the default place.
+		env = append(env, "AGLAB_CACHE="+l.CacheDir)
+	}
 	if out, err := run(10*time.Minute, env, cmd...); err != nil {
 		t.Fatalf("%s: %v\n%s", strings.Join(cmd, " "), err, out)
 	}

@@ -18,7 +18,9 @@ SUITE=bookworm
 # product's Docker step installs it from the lab apt repository.
 BASE_PACKAGES=openssh-server,python3,systemd,systemd-sysv,dbus,sudo,iproute2,procps,iputils-ping,ca-certificates,socat,kmod,iptables,less,util-linux,libpam-systemd
 # Packages the lab apt repository offers to the hosts (plus their dependencies).
-REPO_PACKAGES="docker.io docker-compose nfs-common nfs-kernel-server git curl gnupg"
+# python3-django python3-gnupg gnupg: what upstream's generate_secrets.py needs
+# on the manager (the product installs them there before running it).
+REPO_PACKAGES="docker.io docker-compose nfs-common nfs-kernel-server git curl gnupg python3-django python3-gnupg"
 # Root filesystem of every container image the lab registry serves.
 IMAGE_PACKAGES=python3,python3-django,python3-psycopg2,docker-registry,ca-certificates,procps,iproute2
 CRANE_VERSION=v0.22.1

@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """Write testdata/lab/out/lab.json and aginstall.yaml (the outputs contract,
-see README.md). Usage: outputs.py OUT N KIND PASSWORD"""
+see README.md). Usage: outputs.py OUT N KIND PASSWORD
+
+Two cluster files: aginstall.yaml is the sysadmin's road (sudo user agadmin
+with a password, the key from an ssh-agent, Docker from the lab's
+Docker-layout repository); aginstall-root.yaml is the second road (root with
+the lab key, Debian's docker.io)."""
 import json
 import os
 import subprocess
@@ -51,6 +56,8 @@ def labels(k):
     return [l for l in LABELS3[0] + LABELS3[1] + LABELS3[2] if l != 'deferred_grader']
 
 
+DOCKER_APT_URL = 'http://10.213.0.1:8080/docker/linux/debian'
+
 hosts = []
 for k in range(1, n + 1):
     h = os.path.join(out, 'hosts', 'node%d' % k)
@@ -76,38 +83,67 @@ lab = {
     'key': key,
     'known_hosts': os.path.join(out, 'known_hosts'),
     'cluster_file': os.path.join(out, 'aginstall.yaml'),
+    'cluster_file_root': os.path.join(out, 'aginstall-root.yaml'),
+    'docker_apt_url': DOCKER_APT_URL,
+    'docker_apt_key': DOCKER_APT_URL + '/gpg',
     'shared_dir': os.path.join(out, 'shared'),
+    # The cache this lab was built from: labtest's Reset runs up with it, so a
+    # test run without AGLAB_CACHE in its environment does not build a new one.
+    'cache_dir': os.environ.get('AGLAB_CACHE') or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'cache'),
     'sudo_user': 'agadmin',
     'sudo_password': password,
     'nosudo_user': 'agnosudo',
     'kind': kind,
     'hosts': hosts,
 }
+
+
+def cluster_file(road):
+    """The cluster file of one road: 'sudo' or 'root'."""
+    if road == 'sudo':
+        head = ('# Written by testdata/lab/up: the cluster file for the lab (%s hosts), the sysadmin\'s road:\n'
+                '# sudo user %s (aginstall asks for the sudo password, or --sudo-password-stdin),\n'
+                '# the key from an ssh-agent (ssh-add %s), Docker from the lab\'s Docker-layout repository.'
+                % (kind, lab['sudo_user'], key))
+    else:
+        head = ('# Written by testdata/lab/up: the cluster file for the lab (%s hosts), the root road:\n'
+                '# root with the lab key, Debian\'s docker.io.' % kind)
+    y = [head, 'name: lab', 'manager: node1', 'stack: ag-stack', 'hosts:']
+    for h in hosts:
+        y += ['  - name: %s' % h['name'],
+              '    address: %s' % h['address'],
+              '    port: 22']
+        if road == 'sudo':
+            y += ['    user: %s' % lab['sudo_user']]
+        else:
+            y += ['    user: root',
+                  '    identity: %s' % key]
+        y += ['    host_key: "%s"' % h['host_key_fingerprint'],
+              '    labels: [%s]' % ', '.join(h['labels'])]
+    if road == 'sudo':
+        y += ['docker: {install: official, apt_url: %s, apt_key: %s}' % (lab['docker_apt_url'], lab['docker_apt_key'])]
+    else:
+        y += ['docker: {install: distro}']
+    y += [
+        'source: {repo: http://10.213.0.1:8080/git/autograder-full-stack.git, ref: master, path: /root/autograder-full-stack}',
+        '# This kernel has neither NFS nor IPVS: the shared folder is bind-mounted, ports are host-published.',
+        'nfs: {mode: skip}',
+        'swarm: {advertise_address: 10.213.0.11, publish_mode: host}',
+        'tuning: {gunicorn_workers: 3, celery_concurrency: {grader: 2, fast_grader: 2, deferred_grader: 1, rerun_grader: 1}, '
+        'client_max_body_size: 40M, max_subprocess_timeout: 120, sysadmin_contact: "Lab Admin <lab@example.edu>"}',
+        'site: {domain: autograder.lab.test, tls_cert: /etc/ssl/certs/autograder.cert, '
+        'tls_key: /etc/ssl/private/autograder.key.pem, postgres_image: "postgres:15"}',
+        'admin: {email: admin@lab.test, course: "Lab Course 101"}',
+    ]
+    return '\n'.join(y) + '\n'
+
+
+for road, name in (('sudo', 'aginstall.yaml'), ('root', 'aginstall-root.yaml')):
+    with open(os.path.join(out, name + '.tmp'), 'w') as f:
+        f.write(cluster_file(road))
+    os.rename(os.path.join(out, name + '.tmp'), os.path.join(out, name))
+# lab.json last: a test that sees it finds both cluster files.
 with open(os.path.join(out, 'lab.json.tmp'), 'w') as f:
     json.dump(lab, f, indent=2)
     f.write('\n')
 os.rename(os.path.join(out, 'lab.json.tmp'), os.path.join(out, 'lab.json'))
-
-y = ['# Written by testdata/lab/up: the cluster file for the lab (%s hosts).' % kind,
-     'name: lab', 'manager: node1', 'stack: ag-stack', 'hosts:']
-for h in hosts:
-    y += ['  - name: %s' % h['name'],
-          '    address: %s' % h['address'],
-          '    port: 22',
-          '    user: root',
-          '    identity: %s' % key,
-          '    host_key: "%s"' % h['host_key_fingerprint'],
-          '    labels: [%s]' % ', '.join(h['labels'])]
-y += [
-    'docker: {install: distro}',
-    'source: {repo: http://10.213.0.1:8080/git/autograder-full-stack.git, ref: master, path: /root/autograder-full-stack}',
-    'nfs: {mode: skip}',
-    'swarm: {advertise_address: 10.213.0.11, publish_mode: host}',
-    'tuning: {gunicorn_workers: 3, celery_concurrency: {grader: 2, fast_grader: 2, deferred_grader: 1, rerun_grader: 1}, '
-    'client_max_body_size: 40M, max_subprocess_timeout: 120, sysadmin_contact: "Lab Admin <lab@example.edu>"}',
-    'site: {domain: autograder.lab.test, tls_cert: /etc/ssl/certs/autograder.cert, '
-    'tls_key: /etc/ssl/private/autograder.key.pem, postgres_image: "postgres:15"}',
-    'admin: {email: admin@lab.test, course: "Lab Course 101"}',
-]
-with open(os.path.join(out, 'aginstall.yaml'), 'w') as f:
-    f.write('\n'.join(y) + '\n')

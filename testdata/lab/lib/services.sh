@@ -3,13 +3,32 @@
 #   http://10.213.0.1:5000/  registry: the hosts' Docker registry mirror
 # Both are started by up, their PIDs recorded in $OUT/pids/.
 
+# stop_stale_listener PORT WORD: the lab is single (one bridge address), but
+# each checkout keeps its own out/pids: a lab server another checkout's up
+# left on BRIDGE_IP:PORT would answer in place of ours (ours then dies with
+# "address already in use" and the hosts get the other checkout's apt and
+# git). Stop it if it is a lab server (its command line has WORD and binds
+# the bridge), as teardown stops the other lab's hosts.
+stop_stale_listener() {
+  local port=$1 word=$2 pid
+  for pid in $(ss -Hltnp src "$BRIDGE_IP:$port" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
+    if pid_alive "$pid" "$word"; then
+      log "stopping a lab server another checkout left on $BRIDGE_IP:$port (pid $pid, cwd $(readlink "/proc/$pid/cwd" 2>/dev/null))"
+      kill -TERM "$pid" 2>/dev/null || true
+      wait_for 5 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+}
+
 start_http() {
   mkdir -p "$OUT/pids" "$CACHE/www"
+  stop_stale_listener "$HTTP_PORT" "http.server --bind $BRIDGE_IP $HTTP_PORT"
   ( cd "$CACHE/www" && exec setsid /usr/bin/python3 -m http.server --bind "$BRIDGE_IP" "$HTTP_PORT" \
       </dev/null >"$OUT/http.log" 2>&1 9>&- ) &
   echo $! >"$OUT/pids/http.pid"
   wait_for 15 bash -c "exec 3<>/dev/tcp/$BRIDGE_IP/$HTTP_PORT" ||
     die "http server did not answer on $BRIDGE_IP:$HTTP_PORT within 15 s, see $OUT/http.log"
+  pid_alive "$(cat "$OUT/pids/http.pid")" || die "the http server died, see $OUT/http.log"
 }
 
 # Debian's docker-registry binary, taken from the cached image rootfs (so
@@ -25,10 +44,12 @@ storage:
   delete: {enabled: true}
 http: {addr: "$BRIDGE_IP:$REGISTRY_PORT"}
 YML
+  stop_stale_listener "$REGISTRY_PORT" "docker-registry serve"
   setsid "$img/usr/bin/docker-registry" serve "$OUT/registry.yml" </dev/null >"$OUT/registry.log" 2>&1 9>&- &
   echo $! >"$OUT/pids/registry.pid"
   wait_for 15 curl_ok "http://$BRIDGE_IP:$REGISTRY_PORT/v2/" ||
     die "registry did not answer on $BRIDGE_IP:$REGISTRY_PORT within 15 s, see $OUT/registry.log"
+  pid_alive "$(cat "$OUT/pids/registry.pid")" || die "the registry died, see $OUT/registry.log"
 }
 
 curl_ok() { /usr/bin/python3 -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1"; }

@@ -1,35 +1,43 @@
 #!/usr/bin/env python3
-"""Lab stand-in for autograder-server/generate_secrets.py.
+"""Lab stand-in for autograder-server/generate_secrets.py, with upstream's needs.
 
-Writes the same files as upstream (autograder/settings/secrets/secret_key,
-gpg_key_id_file, gpg_key_password) but needs only python3: no Django, no
-gnupg, no entropy wait. Existing files are kept, as upstream does.
+Like upstream's script it imports the settings module (which skips its
+"secrets missing" check when argv[0] is generate_secrets.py), takes the
+secret key from Django's get_random_secret_key, and makes a GnuPG key pair
+with python-gnupg in the secrets folder: it needs python3-django,
+python3-gnupg and gpg on the host, and enough entropy for the key. Existing
+secrets are kept; the GPG password file is written last, so its absence
+means the key pair must still be made.
 """
+import argparse
 import os
-import secrets
-import string
 
-SECRETS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                           'autograder', 'settings', 'secrets')
+import autograder.settings.base as settings
+from django.core.management.utils import get_random_secret_key
 
-
-def write_once(name, value):
-    path = os.path.join(SECRETS_DIR, name)
-    if os.path.exists(path):
-        print('%s exists, keeping it' % path)
-        return
-    with open(path, 'w') as f:
-        f.write(value)
-    os.chmod(path, 0o600)
-    print('wrote %s' % path)
+import gnupg
 
 
 def main():
-    os.makedirs(SECRETS_DIR, exist_ok=True)
-    chars = string.ascii_letters + string.digits + '!@#$%^&*(-_=+)'
-    write_once('secret_key', ''.join(secrets.choice(chars) for _ in range(50)))
-    write_once('gpg_key_id_file', 'AGLAB' + secrets.token_hex(8).upper())
-    write_once('gpg_key_password', secrets.token_urlsafe(32))
+    argparse.ArgumentParser(
+        description='Creates %s and the secrets in it (Django secret key, GPG key pair '
+                    'and its password); existing secrets are kept.' % settings.SECRETS_DIR).parse_args()
+    os.makedirs(settings.SECRETS_DIR, exist_ok=True)
+
+    if not os.path.exists(settings.SECRET_KEY_FILENAME):
+        with open(settings.SECRET_KEY_FILENAME, 'w') as f:
+            f.write(get_random_secret_key())
+
+    if not os.path.exists(settings.GPG_KEY_PASSWORD_FILENAME):
+        password = get_random_secret_key()
+        gpg = gnupg.GPG(gnupghome=settings.SECRETS_DIR)
+        key = gpg.gen_key(gpg.gen_key_input(name_email=settings.EMAIL_FROM_ADDR, passphrase=password))
+        if not key.fingerprint:
+            raise SystemExit('GPG key generation failed: %s' % key.stderr)
+        with open(settings.GPG_KEY_ID_FILENAME, 'w') as f:
+            f.write(str(key.fingerprint))
+        with open(settings.GPG_KEY_PASSWORD_FILENAME, 'w') as f:
+            f.write(password)
 
 
 if __name__ == '__main__':

@@ -6,18 +6,32 @@ settings do (AG_DB_HOST, AG_DB_PASSWORD, ... from _prod.env).
 """
 import json
 import os
+import sys
 
 BASE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SETTINGS_DIR = os.path.dirname(os.path.abspath(__file__))
 SECRETS_DIR = os.path.join(SETTINGS_DIR, 'secrets')
 
-_secret_key_file = os.path.join(SECRETS_DIR, 'secret_key')
-if not os.path.isfile(_secret_key_file):
-    raise RuntimeError(
-        'Missing %s: run "python3 generate_secrets.py" in autograder-server first'
-        % _secret_key_file)
-with open(_secret_key_file) as f:
-    SECRET_KEY = f.read().strip()
+SECRET_KEY_FILENAME = os.path.join(SECRETS_DIR, 'secret_key')
+GPG_KEY_ID_FILENAME = os.path.join(SECRETS_DIR, 'gpg_key_id_file')
+GPG_KEY_PASSWORD_FILENAME = os.path.join(SECRETS_DIR, 'gpg_key_password')
+EMAIL_FROM_ADDR = os.environ.get('EMAIL_FROM_ADDR', 'admin@autograder.io')
+SECRET_KEY = GPG_KEY_ID = GPG_KEY_PASSWORD = None
+
+# As upstream: generate_secrets.py imports these settings to find the files
+# it writes, so the check that the secret key exists is skipped for it.
+if os.path.basename(sys.argv[0]) != 'generate_secrets.py':
+    if not os.path.isfile(SECRET_KEY_FILENAME):
+        raise RuntimeError(
+            'Missing %s: run "python3 generate_secrets.py" in autograder-server first' % SECRET_KEY_FILENAME)
+    with open(SECRET_KEY_FILENAME) as f:
+        SECRET_KEY = f.read().strip()
+    if os.path.isfile(GPG_KEY_ID_FILENAME):
+        with open(GPG_KEY_ID_FILENAME) as f:
+            GPG_KEY_ID = f.read().strip()
+    if os.path.isfile(GPG_KEY_PASSWORD_FILENAME):
+        with open(GPG_KEY_PASSWORD_FILENAME) as f:
+            GPG_KEY_PASSWORD = f.read().strip()
 
 DEBUG = os.environ.get('AG_DEBUG', 'false') == 'true'
 ALLOWED_HOSTS = [h for h in os.environ.get('ALLOWED_HOSTS', '*').split(',') if h] + [
