@@ -40,7 +40,7 @@ var badInputFileCases = []badInputCase{
 	{name: "misspelt host key", edits: [][2]string{{"    address: {addr2}", "    adress: {addr2}"}}, code: 2,
 		want: `{file}:{line:adress}: hosts[1].adress: unknown key "adress" (did you mean "address"?); allowed here: address, bastion, host_key, identity, labels, name, port, user`},
 	{name: "misspelt nested key", edits: [][2]string{{"docker: {install: distro}", "docker: {instal: distro}"}}, code: 2,
-		want: `{file}:{line:{instal:}: docker.instal: unknown key "instal" (did you mean "install"?); allowed here: install`},
+		want: `{file}:{line:{instal:}: docker.instal: unknown key "instal" (did you mean "install"?); allowed here: apt_key, apt_url, install`},
 	{name: "port not a number", edits: [][2]string{{"port: 22", "port: twenty-two"}}, code: 2,
 		want: `{file}:{line:twenty-two}: cannot unmarshal string into Go struct field Cluster.Hosts of type int`},
 	{name: "port out of range", edits: [][2]string{{"port: 22", "port: 70000"}}, code: 2,

@@ -20,11 +20,11 @@ func TestNameListeners(t *testing.T) {
 	if !reflect.DeepEqual(named, want) {
 		t.Fatalf("named %q", named)
 	}
-	got := foreignListeners(named)
+	got, _ := foreignListeners(named)
 	if len(got) != 3 || got[0] != "[::]:443 (docker-proxy of container web)" || got[2] != "*:443 (apache2)" {
 		t.Fatalf("foreign %q", got)
 	}
-	if foreignListeners([]string{"0.0.0.0:80 " + own, "[::]:80 dockerd"}) != nil {
+	if taken, _ := foreignListeners([]string{"0.0.0.0:80 " + own, "[::]:80 dockerd"}); taken != nil {
 		t.Fatal("the stack's own listeners must pass")
 	}
 	if containerOwner(&Cluster{Stack: "other"}, map[string]string{"com.docker.stack.namespace": "ag-stack", "com.docker.swarm.service.name": "ag-stack_nginx"}, nil) != "docker-proxy of service ag-stack_nginx" {
