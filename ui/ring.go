@@ -1,5 +1,7 @@
 package ui
 
+import "aginstall/internal/hosttext"
+
 // ring is a bounded log of lines: a chatty apt-get overwrites its oldest
 // lines instead of growing memory.
 type ring struct {
@@ -11,7 +13,11 @@ type ring struct {
 
 func newRing(capacity int) *ring { return &ring{lines: make([]string, capacity)} }
 
+// add keeps a line as a terminal would show it (hosttext): events arrive
+// cleaned, but a pane is the last door before the screen, and one host line
+// with a carriage return or an escape would overwrite the step list.
 func (r *ring) add(s string) {
+	s = hosttext.Clean(s)
 	r.total++
 	if r.n < len(r.lines) {
 		r.lines[(r.start+r.n)%len(r.lines)] = s

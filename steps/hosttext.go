@@ -1,0 +1,65 @@
+package steps
+
+import "aginstall/internal/hosttext"
+
+// Text from hosts (their output, facts, git config, Docker's messages) is
+// hostile: it can hold escape sequences that rewrite the operator's screen or
+// clipboard, and progress redrawn with carriage returns. remote cleans every
+// line of output as it arrives; what steps build from raw bytes (a check's
+// reason quoting remote.origin.url, an error quoting a daemon) is cleaned
+// here, where it leaves the steps: every event passes Runner.emit, every
+// record Runner.record, every check the engine, every error the engine's
+// returns. hosttext.Clean is idempotent, so cleaning twice is harmless.
+
+// cleanEvent cleans the text fields of an event.
+func cleanEvent(e Event) Event {
+	switch e := e.(type) {
+	case CommandStarted:
+		e.Purpose, e.Command = hosttext.Clean(e.Purpose), hosttext.Clean(e.Command)
+		return e
+	case HostOutput:
+		e.Text = hosttext.Clean(e.Text)
+		return e
+	case HostProgress:
+		e.Purpose = hosttext.Clean(e.Purpose)
+		return e
+	case HostFinished:
+		e.Reason, e.Err = hosttext.Clean(e.Reason), cleanError(e.Err)
+		return e
+	case StepFinished:
+		e.Checks, e.Err = cleanChecks(e.Checks), cleanError(e.Err)
+		return e
+	}
+	return e
+}
+
+// cleanChecks returns checks with their reasons and fixes cleaned.
+func cleanChecks(checks []HostCheck) []HostCheck {
+	if checks == nil {
+		return nil
+	}
+	out := make([]HostCheck, len(checks))
+	for i, c := range checks {
+		c.Reason, c.Fix = hosttext.Clean(c.Reason), hosttext.Clean(c.Fix)
+		out[i] = c
+	}
+	return out
+}
+
+// cleanError wraps err so that its text is cleaned; errors.Is and errors.As
+// still see what it wraps. (A *StepError found by errors.As holds the raw
+// parts: whoever prints them one by one cleans them, as ui's failureText does.)
+func cleanError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := err.(cleanedError); ok {
+		return err
+	}
+	return cleanedError{err}
+}
+
+type cleanedError struct{ err error }
+
+func (e cleanedError) Error() string { return hosttext.Clean(e.err.Error()) }
+func (e cleanedError) Unwrap() error { return e.err }
