@@ -88,7 +88,7 @@ func exitCode(ctx context.Context, err error) int {
 		fmt.Fprintln(os.Stderr, "aginstall: interrupted; the state is saved, run the same command again to continue")
 		return exitInterrupted
 	default:
-		fmt.Fprintln(os.Stderr, hosttext.Clean(err.Error())) // errors quote hosts
+		fmt.Fprintln(os.Stderr, hosttext.Escape(err.Error())) // errors quote hosts
 		return exitFailed
 	}
 }

@@ -25,8 +25,8 @@ func (p *printer) line(host, step, format string, a ...any) {
 		host = "-"
 	}
 	// Events arrive cleaned (steps.Runner.emit); this is the last door
-	// before the terminal, so it cleans again (idempotent, cheap on plain text).
-	msg := hosttext.Clean(fmt.Sprintf(format, a...))
+	// before the terminal, so it escapes controls again (idempotent, cheap on plain text).
+	msg := hosttext.Escape(fmt.Sprintf(format, a...))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, l := range strings.Split(msg, "\n") {

@@ -36,7 +36,7 @@ func (l *Log) printf(format string, a ...any) {
 	if l == nil || l.f == nil {
 		return
 	}
-	line := l.secrets.Redact(hosttext.Clean(fmt.Sprintf(format, a...)))
+	line := l.secrets.Redact(hosttext.Escape(fmt.Sprintf(format, a...)))
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fmt.Fprintf(l.f, "%s %s\n", time.Now().UTC().Format("15:04:05.000"), line)

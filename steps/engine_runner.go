@@ -93,9 +93,9 @@ func (r *Runner) emit(e Event) {
 // record keeps a record, cleaned and redacted: the plan, the JSON plan and
 // the log are made of records (a diff shows a host's file as it was).
 func (r *Runner) record(rec Record) {
-	rec.Command = r.Secrets.Redact(hosttext.Clean(rec.Command))
-	rec.Diff = r.Secrets.Redact(hosttext.Clean(rec.Diff))
-	rec.Error = r.Secrets.Redact(hosttext.Clean(rec.Error))
+	rec.Command = r.Secrets.Redact(hosttext.Escape(rec.Command))
+	rec.Diff = r.Secrets.Redact(hosttext.Escape(rec.Diff))
+	rec.Error = r.Secrets.Redact(hosttext.Escape(rec.Error))
 	r.mu.Lock()
 	r.records = append(r.records, rec)
 	r.mu.Unlock()

@@ -4,27 +4,29 @@ import "aginstall/internal/hosttext"
 
 // Text from hosts (their output, facts, git config, Docker's messages) is
 // hostile: it can hold escape sequences that rewrite the operator's screen or
-// clipboard, and progress redrawn with carriage returns. remote cleans every
-// line of output as it arrives; what steps build from raw bytes (a check's
-// reason quoting remote.origin.url, an error quoting a daemon) is cleaned
-// here, where it leaves the steps: every event passes Runner.emit, every
-// record Runner.record, every check the engine, every error the engine's
-// returns. hosttext.Clean is idempotent, so cleaning twice is harmless.
+// clipboard, and progress redrawn with carriage returns. remote replays every
+// line of output as a terminal shows it (hosttext.Clean) as it arrives; what
+// steps build from raw bytes (a check's reason quoting remote.origin.url, an
+// error quoting a daemon) has its control characters shown escaped
+// (hosttext.Escape: a carriage return in a value must not rewrite the message
+// around it) here, where it leaves the steps: every event passes
+// Runner.emit, every record Runner.record, every check the engine, every
+// error the engine's returns. Both are idempotent: twice is harmless.
 
 // cleanEvent cleans the text fields of an event.
 func cleanEvent(e Event) Event {
 	switch e := e.(type) {
 	case CommandStarted:
-		e.Purpose, e.Command = hosttext.Clean(e.Purpose), hosttext.Clean(e.Command)
+		e.Purpose, e.Command = hosttext.Escape(e.Purpose), hosttext.Escape(e.Command)
 		return e
 	case HostOutput:
-		e.Text = hosttext.Clean(e.Text)
+		e.Text = hosttext.Escape(e.Text)
 		return e
 	case HostProgress:
-		e.Purpose = hosttext.Clean(e.Purpose)
+		e.Purpose = hosttext.Escape(e.Purpose)
 		return e
 	case HostFinished:
-		e.Reason, e.Err = hosttext.Clean(e.Reason), cleanError(e.Err)
+		e.Reason, e.Err = hosttext.Escape(e.Reason), cleanError(e.Err)
 		return e
 	case StepFinished:
 		e.Checks, e.Err = cleanChecks(e.Checks), cleanError(e.Err)
@@ -40,7 +42,7 @@ func cleanChecks(checks []HostCheck) []HostCheck {
 	}
 	out := make([]HostCheck, len(checks))
 	for i, c := range checks {
-		c.Reason, c.Fix = hosttext.Clean(c.Reason), hosttext.Clean(c.Fix)
+		c.Reason, c.Fix = hosttext.Escape(c.Reason), hosttext.Escape(c.Fix)
 		out[i] = c
 	}
 	return out
@@ -61,5 +63,5 @@ func cleanError(err error) error {
 
 type cleanedError struct{ err error }
 
-func (e cleanedError) Error() string { return hosttext.Clean(e.err.Error()) }
+func (e cleanedError) Error() string { return hosttext.Escape(e.err.Error()) }
 func (e cleanedError) Unwrap() error { return e.err }

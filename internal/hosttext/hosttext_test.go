@@ -98,3 +98,47 @@ func BenchmarkCleanProgress(b *testing.B) {
 		Clean(line)
 	}
 }
+
+func TestEscape(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"plain", "plain"},
+		{"a\tb\nc", "a\tb\nc"},
+		{"https://x/ag.git\x1b]52;c;aWQ=\x07\x1b[2K\rforged", `https://x/ag.git\x1b]52;c;aWQ=\x07\x1b[2K\rforged`},
+		{"caf\xe9", `caf\xe9`},
+		{"a\u0085b\u202ec", `a\x85b\u202ec`},
+		{"日本 ok", "日本 ok"},
+	} {
+		if got := Escape(tc.in); got != tc.want {
+			t.Errorf("Escape(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func FuzzEscape(f *testing.F) {
+	for _, s := range []string{"a\x1b]52;c;AAAA\x07b", "\r\n\t", "\xff\xfe", "\u202e", "\x00\x7f\u0085", `\x1b`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out := Escape(in)
+		if !utf8.ValidString(out) {
+			t.Fatalf("Escape(%q) = %q: not UTF-8", in, out)
+		}
+		for _, r := range out {
+			if r != '\n' && r != '\t' && hidden(r) {
+				t.Fatalf("Escape(%q) = %q: keeps control %U", in, out, r)
+			}
+		}
+		if again := Escape(out); again != out {
+			t.Fatalf("not idempotent: %q then %q", out, again)
+		}
+		if strings.Count(out, "\n") != strings.Count(in, "\n") {
+			t.Fatalf("Escape(%q) = %q: lines changed", in, out)
+		}
+		// A line Clean made is left alone.
+		for _, l := range strings.Split(Clean(in), "\n") {
+			if Escape(l) != l {
+				t.Fatalf("Escape(Clean line %q) = %q", l, Escape(l))
+			}
+		}
+	})
+}
