@@ -44,7 +44,8 @@ const (
 	registryFirewallChain  = "AGINSTALL-REGISTRY"
 	registryFirewallScript = "/usr/local/sbin/aginstall-registry-firewall"
 	registryFirewallUnit   = "/etc/systemd/system/aginstall-registry-firewall.service"
-	registryFirewallPorts  = "5000:5001"
+	registryFirewallPorts  = "5000:5001" // iptables' port range
+	registryPortsShown     = "5000 and 5001"
 )
 
 // registryFirewallJump is the DOCKER-USER rule, as `iptables -S` prints it.
@@ -107,7 +108,7 @@ func registryFirewallScriptText(allowed []string) string {
 	b.WriteString(`#!/bin/sh
 # Written by aginstall (registry step); apply rewrites it, edits are lost.
 # Only the cluster's own addresses may reach the image registries (ports
-# ` + registryFirewallPorts + `): they have no authentication and their images hold
+# ` + registryPortsShown + `): they have no authentication and their images hold
 # the site's secrets. See the README's Security section.
 set -e
 iptables -w -N DOCKER-USER 2>/dev/null || true
@@ -186,9 +187,9 @@ func registryFirewallCheck(ctx context.Context, env *Env, h *HostRunner, allowed
 	}
 	var why []string
 	if !slices.Equal(chain, registryFirewallRules(allowed)) {
-		why = append(why, "the rules letting only the cluster's addresses reach ports "+registryFirewallPorts+" are missing or differ")
+		why = append(why, "the rules letting only the cluster's addresses reach ports "+registryPortsShown+" are missing or differ")
 	} else if first != registryFirewallJump {
-		why = append(why, "DOCKER-USER does not send ports "+registryFirewallPorts+" to "+registryFirewallChain+" first")
+		why = append(why, "DOCKER-USER does not send ports "+registryPortsShown+" to "+registryFirewallChain+" first")
 	}
 	for _, f := range []struct{ path, want string }{
 		{registryFirewallScript, registryFirewallScriptText(allowed)},
@@ -210,14 +211,14 @@ func registryFirewallCheck(ctx context.Context, env *Env, h *HostRunner, allowed
 		}
 	}
 	if len(why) > 0 {
-		reason := "the image registries (" + registryFirewallPorts + ") are open to every address"
+		reason := "the image registries (ports " + registryPortsShown + ") are open to every address"
 		if !open {
-			reason = "the image registries' ports (" + registryFirewallPorts + ") are not closed yet"
+			reason = "the image registries' ports (" + registryPortsShown + ") are not closed yet"
 		}
 		return HostCheck{Status: notDone, Reason: reason + ": " + strings.Join(why, "; "),
 			Fix: "apply installs the firewall rules (only the cluster's addresses may pull: the images hold the site's secrets)"}
 	}
-	return HostCheck{Status: Done, Reason: fmt.Sprintf("ports %s closed but to the cluster's %d addresses and loopback", registryFirewallPorts, len(allowed)-1)}
+	return HostCheck{Status: Done, Reason: fmt.Sprintf("ports %s closed but to the cluster's %d addresses and loopback", registryPortsShown, len(allowed)-1)}
 }
 
 // registryFirewallApply writes the script and the unit and runs them, on a
