@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +49,7 @@ type fakeBackend struct {
 	password string
 	relabel  *steps.RelabelPlan
 	lines    int           // output lines per host per step
+	numbered bool          // docker prints numbered lines too, not the real apt output
 	block    chan struct{} // when set, ApplyStep waits for it after printing
 	noLogin  string        // TestConnections fails on this host
 }
@@ -202,8 +206,8 @@ func (b *fakeBackend) ApplyStep(ctx context.Context, c *steps.Cluster, id string
 	var checks []steps.HostCheck
 	for _, h := range hosts {
 		sink(steps.CommandStarted{Step: id, Host: h, Purpose: "work on " + id, Command: "apt-get install -y docker.io", Mutating: true})
-		for i := 0; i < lines; i++ {
-			sink(steps.HostOutput{Step: id, Host: h, Stream: "stdout", Text: fmt.Sprintf("Unpacking package %d of %d …", i+1, lines)})
+		for _, l := range b.output(id, lines) {
+			sink(steps.HostOutput{Step: id, Host: h, Stream: "stdout", Text: l})
 		}
 		sink(steps.HostProgress{Step: id, Host: h, Purpose: "installing packages", Done: 3, Total: 4})
 		checks = append(checks, steps.HostCheck{Host: h, Status: steps.Done, Reason: "ok"})
@@ -235,6 +239,44 @@ func (b *fakeBackend) ApplyStep(ctx context.Context, c *steps.Cluster, id string
 	}
 	sink(steps.StepFinished{Step: id, Checks: checks, Duration: time.Second})
 	return nil
+}
+
+// realAptOutput is the docker step's apt-get install of docker.io as it
+// comes through a terminal (a carriage return ends every line; download and
+// dpkg progress are redrawn with carriage returns), captured from the lab
+// hosts' own root and packages (testdata/hostoutput/README.md), split into
+// lines as remote's reader does and left raw: the panes must draw it without
+// a broken line. It stops at the second package unpacked, so the panes show
+// the redrawn lines (downloads, dpkg's database) at their final state.
+var realAptOutput = func() []string {
+	lines := hostOutputLines("apt-install-docker-tty.raw")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "Unpacking containerd ") {
+			return lines[:i+1]
+		}
+	}
+	panic("apt-install-docker-tty.raw does not unpack containerd")
+}()
+
+func hostOutputLines(name string) []string {
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "hostoutput", name))
+	if err != nil {
+		panic(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+}
+
+// output is what a host prints during step id: the real apt output for
+// docker, numbered lines for the others (whose output only fills panes).
+func (b *fakeBackend) output(id string, lines int) []string {
+	if id == "docker" && !b.numbered {
+		return realAptOutput
+	}
+	out := make([]string, lines)
+	for i := range out {
+		out[i] = fmt.Sprintf("Unpacking package %d of %d …", i+1, lines)
+	}
+	return out
 }
 
 func (b *fakeBackend) Skip(c *steps.Cluster, id, reason string) error {
