@@ -1,6 +1,10 @@
 package steps
 
-import "aginstall/internal/hosttext"
+import (
+	"reflect"
+
+	"aginstall/internal/hosttext"
+)
 
 // Text from hosts (their output, facts, git config, Docker's messages) is
 // hostile: it can hold escape sequences that rewrite the operator's screen or
@@ -65,3 +69,31 @@ type cleanedError struct{ err error }
 
 func (e cleanedError) Error() string { return hosttext.Escape(e.err.Error()) }
 func (e cleanedError) Unwrap() error { return e.err }
+
+// cleanFacts escapes the control characters of every text discovery read
+// from a host (PRETTY_NAME, hostname, kernel, …): facts are shown by the
+// wizard and kept in the state without passing any event. Every string, in
+// the struct and its slices, is done by reflection, so a new field cannot be
+// forgotten. (Which facts are valid is for discovery's parser to say.)
+func cleanFacts(f *Facts) {
+	if f != nil {
+		escapeStrings(reflect.ValueOf(f).Elem())
+	}
+}
+
+func escapeStrings(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.String:
+		if v.CanSet() {
+			v.SetString(hosttext.Escape(v.String()))
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			escapeStrings(v.Field(i))
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			escapeStrings(v.Index(i))
+		}
+	}
+}

@@ -96,3 +96,18 @@ func TestHostTextIsCleanedWhereItLeavesTheSteps(t *testing.T) {
 	}
 	assertClean(t, "log", string(log))
 }
+
+// Facts a host reported reach the state (and the wizard's screens) with no
+// control character: every string field and slice entry.
+func TestFactsAreEscaped(t *testing.T) {
+	st := &State{Facts: map[string]*Facts{}}
+	st.SetFacts("node1", &Facts{OSName: "Debian\x1b]52;c;AAAA\x07 12", Addresses: []string{"10.0.0.1/24\r"},
+		Findings: []Finding{{Message: "port 80 taken by \x1b[2Kevil"}}})
+	f := st.FactsOf("node1")
+	for _, s := range []string{f.OSName, f.Addresses[0], f.Findings[0].Message} {
+		assertClean(t, "fact", s)
+	}
+	if f.OSName != `Debian\x1b]52;c;AAAA\x07 12` {
+		t.Errorf("OSName %q", f.OSName)
+	}
+}
