@@ -2,6 +2,8 @@ package steps
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -148,21 +150,54 @@ ExecStart=` + registryFirewallScript + `
 WantedBy=multi-user.target
 `
 
-// registryFirewallReadRules reads the live rules: DOCKER-USER's first rule
-// and our chain. A missing chain reads as no rules.
-func registryFirewallReadRules(ctx context.Context, h *HostRunner) (first string, chain []string, err error) {
-	cmd := "iptables -w -S DOCKER-USER 2>/dev/null | sed -n 2p; echo @@; iptables -w -S " + registryFirewallChain + " 2>/dev/null || true"
-	res, err := h.Query(ctx, "read the registry firewall rules", remote.Command{Line: cmd, Sudo: true})
+// registryFirewallState is what one read-only query finds on a host.
+type registryFirewallState struct {
+	noIptables bool
+	first      string            // DOCKER-USER's first rule
+	chain      []string          // iptables -S AGINSTALL-REGISTRY; none when it is missing
+	sums       map[string]string // path → sha256 of the files there
+	enabled    bool              // the boot unit is enabled
+}
+
+// registryFirewallProbe reads the live rules, the files' checksums and the
+// unit's state in one command (one SSH session per host: review reads every
+// host).
+const registryFirewallProbe = `command -v iptables-restore >/dev/null 2>&1 || echo noiptables=1
+echo "first=$(iptables -w -S DOCKER-USER 2>/dev/null | sed -n 2p)"
+iptables -w -S ` + registryFirewallChain + ` 2>/dev/null | sed 's/^/chain=/'
+sha256sum ` + registryFirewallScript + ` ` + registryFirewallUnit + ` 2>/dev/null | sed 's/^/sum=/'
+systemctl is-enabled aginstall-registry-firewall.service 2>/dev/null | sed 's/^/enabled=/'
+exit 0`
+
+func registryFirewallRead(ctx context.Context, h *HostRunner) (registryFirewallState, error) {
+	st := registryFirewallState{sums: map[string]string{}}
+	res, err := h.Query(ctx, "read the registry firewall (rules, files, boot unit)", remote.Command{Line: registryFirewallProbe, Sudo: true})
 	if err != nil {
-		return "", nil, err
+		return st, err
 	}
-	head, tail, _ := strings.Cut(string(res.Stdout), "@@\n")
-	for _, l := range strings.Split(tail, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			chain = append(chain, l)
+	for _, l := range strings.Split(string(res.Stdout), "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(l), "=")
+		switch k {
+		case "noiptables":
+			st.noIptables = true
+		case "first":
+			st.first = v
+		case "chain":
+			st.chain = append(st.chain, v)
+		case "sum":
+			if f := strings.Fields(v); len(f) == 2 {
+				st.sums[f[1]] = f[0]
+			}
+		case "enabled":
+			st.enabled = v == "enabled"
 		}
 	}
-	return strings.TrimSpace(head), chain, nil
+	return st, nil
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }
 
 // registryFirewallCheck says whether the host's registries are closed, and
@@ -173,42 +208,33 @@ func registryFirewallCheck(ctx context.Context, env *Env, h *HostRunner, allowed
 	if open {
 		notDone = Drifted
 	}
-	if _, err := h.Query(ctx, "see whether iptables is installed", remote.Command{Line: "command -v iptables-restore", Sudo: true}); err != nil {
-		var xe *remote.ExitError
-		if errors.As(err, &xe) {
-			return HostCheck{Status: notDone, Reason: "iptables is not installed: the registry ports cannot be closed",
-				Fix: "apt-get install iptables (Docker's packages depend on it), then apply"}
-		}
-		return HostCheck{Status: Unknown, Reason: err.Error()}
-	}
-	first, chain, err := registryFirewallReadRules(ctx, h)
+	st, err := registryFirewallRead(ctx, h)
 	if err != nil {
 		return HostCheck{Status: Unknown, Reason: err.Error()}
 	}
+	if st.noIptables {
+		return HostCheck{Status: notDone, Reason: "iptables is not installed: the registry ports cannot be closed",
+			Fix: "apt-get install iptables (Docker's packages depend on it), then apply"}
+	}
 	var why []string
-	if !slices.Equal(chain, registryFirewallRules(allowed)) {
+	if !slices.Equal(st.chain, registryFirewallRules(allowed)) {
 		why = append(why, "the rules letting only the cluster's addresses reach ports "+registryPortsShown+" are missing or differ")
-	} else if first != registryFirewallJump {
+	} else if st.first != registryFirewallJump {
 		why = append(why, "DOCKER-USER does not send ports "+registryPortsShown+" to "+registryFirewallChain+" first")
 	}
 	for _, f := range []struct{ path, want string }{
 		{registryFirewallScript, registryFirewallScriptText(allowed)},
 		{registryFirewallUnit, registryFirewallUnitText},
 	} {
-		have, err := h.ReadFile(ctx, "read "+f.path, f.path, true)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
+		switch sum, ok := st.sums[f.path]; {
+		case !ok:
 			why = append(why, f.path+" is missing (the rules would not come back after a reboot)")
-		case err != nil:
-			return HostCheck{Status: Unknown, Reason: err.Error()}
-		case string(have) != f.want:
+		case sum != sha256Hex(f.want):
 			why = append(why, f.path+" differs from aginstall's")
 		}
 	}
-	if len(why) == 0 {
-		if _, err := h.Query(ctx, "see whether the firewall unit is enabled", remote.Command{Line: "systemctl is-enabled --quiet aginstall-registry-firewall.service", Sudo: true}); err != nil {
-			why = append(why, "aginstall-registry-firewall.service is not enabled (the rules would not come back after a reboot)")
-		}
+	if len(why) == 0 && !st.enabled {
+		why = append(why, "aginstall-registry-firewall.service is not enabled (the rules would not come back after a reboot)")
 	}
 	if len(why) > 0 {
 		reason := "the image registries (ports " + registryPortsShown + ") are open to every address"

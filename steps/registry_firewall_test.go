@@ -38,19 +38,31 @@ func (f *fwFake) Run(ctx context.Context, cmd remote.Command, out func(remote.Li
 	fail := func() (remote.Result, error) {
 		return remote.Result{ExitCode: 1}, &remote.ExitError{Host: "fake", Command: cmd.Line, Code: 1}
 	}
-	switch {
-	case strings.HasPrefix(cmd.Line, "command -v iptables-restore"):
-		if f.noIptables {
-			return fail()
+	if cmd.Line != registryFirewallProbe {
+		if strings.Contains(cmd.Line, "systemctl restart") {
+			return remote.Result{}, nil
 		}
-	case strings.HasPrefix(cmd.Line, "iptables -w -S DOCKER-USER"):
-		return remote.Result{Stdout: []byte(f.first + "\n@@\n" + strings.Join(f.chain, "\n") + "\n")}, nil
-	case strings.HasPrefix(cmd.Line, "systemctl is-enabled"):
-		if !f.enabled {
-			return fail()
+		return fail()
+	}
+	var b strings.Builder
+	if f.noIptables {
+		b.WriteString("noiptables=1\n")
+	}
+	b.WriteString("first=" + f.first + "\n")
+	for _, r := range f.chain {
+		b.WriteString("chain=" + r + "\n")
+	}
+	for _, p := range []string{registryFirewallScript, registryFirewallUnit} {
+		if v, ok := f.files[p]; ok {
+			b.WriteString("sum=" + sha256Hex(v) + "  " + p + "\n")
 		}
 	}
-	return remote.Result{}, nil
+	if f.enabled {
+		b.WriteString("enabled=enabled\n")
+	} else if len(f.files) > 0 {
+		b.WriteString("enabled=disabled\n")
+	}
+	return remote.Result{Stdout: []byte(b.String())}, nil
 }
 
 func (f *fwFake) ReadFile(ctx context.Context, path string, sudo bool) ([]byte, error) {
