@@ -241,21 +241,21 @@ func (b *fakeBackend) ApplyStep(ctx context.Context, c *steps.Cluster, id string
 	return nil
 }
 
-// realAptOutput is the docker step's apt-get install of docker.io as it
-// comes through a terminal (a carriage return ends every line; download and
-// dpkg progress are redrawn with carriage returns), captured from the lab
-// hosts' own root and packages (testdata/hostoutput/README.md), split into
-// lines as remote's reader does and left raw: the panes must draw it without
-// a broken line. It stops at the second package unpacked, so the panes show
-// the redrawn lines (downloads, dpkg's database) at their final state.
+// realAptOutput is the docker step's own apt-get install of docker.io as
+// the runner received it over SSH from a lab host (dpkg writes through
+// apt's pty: "\r\n" line ends, its database progress redrawn with carriage
+// returns; testdata/hostoutput/README.md), split into lines as remote's
+// reader does and left raw: the panes must draw it without a broken line.
+// It stops at the first package unpacked, so the panes show dpkg's redrawn
+// database progress at its final state.
 var realAptOutput = func() []string {
-	lines := hostOutputLines("apt-install-docker-tty.raw")
+	lines := hostOutputLines("apt-install-docker.raw")
 	for i, l := range lines {
-		if strings.HasPrefix(l, "Unpacking containerd ") {
+		if strings.HasPrefix(l, "Unpacking ") {
 			return lines[:i+1]
 		}
 	}
-	panic("apt-install-docker-tty.raw does not unpack containerd")
+	panic("apt-install-docker.raw unpacks nothing")
 }()
 
 func hostOutputLines(name string) []string {
