@@ -140,7 +140,8 @@ func cleanLine(b *strings.Builder, line string) {
 			}
 		}
 	}
-	// A cursor past the end (after spaces a tab wrote) changes nothing shown.
+	// Blanks a redraw left at the end (after a carriage return, a backspace or
+	// an erase) show nothing: trimmed, so a shorter final state is not padded.
 	end := len(cells)
 	if moved {
 		for end > 0 && cells[end-1].g == " " {
