@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"aginstall/internal/hosttext"
 	"aginstall/steps"
 )
 
@@ -81,13 +82,13 @@ func exitCode(ctx context.Context, err error) int {
 	case errors.Is(err, errNotAllDone):
 		return exitFailed // review said it all already
 	case errors.As(err, &ie), errors.As(err, &ies), errors.As(err, &ce), errors.Is(err, errBadInput):
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, err) // about the operator's input, quoted as it is
 		return exitBadInput
 	case ctx.Err() != nil:
 		fmt.Fprintln(os.Stderr, "aginstall: interrupted; the state is saved, run the same command again to continue")
 		return exitInterrupted
 	default:
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, hosttext.Escape(err.Error())) // errors quote hosts
 		return exitFailed
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"aginstall/internal/hosttext"
 	"aginstall/steps"
 )
 
@@ -23,7 +24,9 @@ func (p *printer) line(host, step, format string, a ...any) {
 	if host == "" {
 		host = "-"
 	}
-	msg := fmt.Sprintf(format, a...)
+	// Events arrive cleaned (steps.Runner.emit); this is the last door
+	// before the terminal, so it escapes controls again (idempotent, cheap on plain text).
+	msg := hosttext.Escape(fmt.Sprintf(format, a...))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, l := range strings.Split(msg, "\n") {

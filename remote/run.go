@@ -14,6 +14,8 @@ import (
 
 	"github.com/alessio/shellescape"
 	"golang.org/x/crypto/ssh"
+
+	"aginstall/internal/hosttext"
 )
 
 // Conn is the SSH connection to one host. Sessions (one per command) are
@@ -122,7 +124,10 @@ func (c *Conn) run(ctx context.Context, display, line string, stdin []byte, asRo
 				stdout.WriteByte('\n')
 			}
 			stdMu.Unlock()
-			emit(Line{"stdout", string(b)})
+			// Host output becomes text here: what every event, log line
+			// and error is made of is cleaned once (hosttext), while
+			// Result.Stdout keeps the raw bytes for parsing.
+			emit(Line{"stdout", hosttext.Clean(string(b))})
 		})
 	}()
 	go func() {
@@ -137,7 +142,7 @@ func (c *Conn) run(ctx context.Context, display, line string, stdin []byte, asRo
 				}
 			}
 			tail.Write(b, nl)
-			emit(Line{"stderr", string(b)})
+			emit(Line{"stderr", hosttext.Clean(string(b))})
 		})
 	}()
 	done := make(chan error, 1)
@@ -276,10 +281,10 @@ func (t *tailBuffer) Bytes() []byte {
 	return append([]byte(nil), t.buf...)
 }
 
-// Lines returns the last n non-empty lines.
+// Lines returns the last n non-empty lines, cleaned for showing (hosttext).
 func (t *tailBuffer) Lines(n int) []string {
 	var out []string
-	for _, l := range strings.Split(string(t.Bytes()), "\n") {
+	for _, l := range strings.Split(hosttext.Clean(string(t.Bytes())), "\n") {
 		if strings.TrimSpace(l) != "" {
 			out = append(out, l)
 		}

@@ -185,3 +185,45 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Output lines and the stderr tail reach callers as a terminal would show
+// them, with no escape sequence; Result.Stdout keeps the raw bytes to parse.
+func TestOutputLinesAreCleaned(t *testing.T) {
+	c := rootConn(t)
+	script := `printf 'url=x\033]52;c;aWQ=\007y\r\n'; printf '50%%\r100%%\n'; printf 'bad\r\033[K\033]0;title\007news\n' >&2; exit 1`
+	var lines []string
+	res, err := c.Run(context.Background(), Command{Line: script}, func(l Line) { lines = append(lines, l.Stream+":"+l.Text) })
+	var xe *ExitError
+	if !errors.As(err, &xe) {
+		t.Fatalf("want an ExitError, got %v", err)
+	}
+	want := []string{"stdout:url=xy", "stdout:100%", "stderr:news"}
+	if strings.Join(lines, "|") != strings.Join(want, "|") && !sameSet(lines, want) {
+		t.Errorf("lines %q, want %q", lines, want)
+	}
+	if len(xe.StderrTail) != 1 || xe.StderrTail[0] != "news" || strings.Contains(err.Error(), "\x1b") {
+		t.Errorf("stderr tail %q, error %q", xe.StderrTail, err)
+	}
+	if !bytes.Contains(res.Stdout, []byte("\x1b]52;")) {
+		t.Errorf("Result.Stdout lost its raw bytes: %q", res.Stdout)
+	}
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]int{}
+	for _, s := range a {
+		seen[s]++
+	}
+	for _, s := range b {
+		seen[s]--
+	}
+	for _, n := range seen {
+		if n != 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -54,11 +54,21 @@ func TestSitePlanOnBareHosts(t *testing.T) {
 		}
 	}
 	var got []string
+	firewall := map[string]int{} // host → planned firewall actions (hosts run in parallel)
 	for _, r := range env.Runner.Mutations() {
 		if !r.DryRun {
 			t.Fatalf("ran during a dry run: %+v", r)
 		}
+		if strings.Contains(r.Purpose, "registry firewall") || strings.Contains(r.Purpose, "close the registry ports") {
+			firewall[r.Host]++
+			continue
+		}
 		got = append(got, r.Step+": "+r.Purpose)
+	}
+	for _, h := range env.Cluster.HostNames() {
+		if firewall[h] != 3 {
+			t.Errorf("%s: %d firewall actions planned, want 3 (script, unit, run): %v", h, firewall[h], firewall)
+		}
 	}
 	want := []string{
 		"registry: create the registry service", "registry: create the registry proxy", "deploy: build the images",

@@ -133,7 +133,7 @@ func (en *Engine) Review(ctx context.Context) []StepReport {
 		s := en.Steps[i]
 		start := time.Now()
 		en.Env.Runner.emit(StepStarted{Step: s.ID(), Title: s.Title(), Mode: "check", Hosts: s.Hosts(en.Env.Cluster)})
-		checks := s.Check(ctx, en.Env)
+		checks := cleanChecks(s.Check(ctx, en.Env))
 		rep := StepReport{ID: s.ID(), Title: s.Title(), Checks: checks, Status: overall(checks)}
 		if st := en.Env.State.Get(s.ID()); st != nil && st.Status == Skipped {
 			rep.Note = "skipped by the operator: " + st.SkipReason
@@ -219,7 +219,7 @@ func (en *Engine) Plan(ctx context.Context) ([]Record, error) {
 		en.Env.Runner.emit(StepFinished{Step: s.ID(), Err: err, Duration: time.Since(start)})
 	}
 	if len(errs) > 0 {
-		return r.Records(), fmt.Errorf("the plan is incomplete:\n%s", strings.Join(errs, "\n"))
+		return r.Records(), cleanError(fmt.Errorf("the plan is incomplete:\n%s", strings.Join(errs, "\n")))
 	}
 	return r.Records(), nil
 }
@@ -260,14 +260,14 @@ func (en *Engine) ApplyStep(ctx context.Context, s Step) error {
 		env.Runner.emit(StepFinished{Step: s.ID(), Duration: time.Since(start)})
 		return nil
 	}
-	checks := s.Check(ctx, env)
+	checks := cleanChecks(s.Check(ctx, env))
 	if !AllDone(checks) {
 		if err := s.Apply(ctx, env); err != nil {
 			en.save(s.ID(), Failed, fp, checks)
 			env.Runner.emit(StepFinished{Step: s.ID(), Checks: checks, Err: err, Duration: time.Since(start)})
-			return err
+			return cleanError(err)
 		}
-		checks = s.Check(ctx, env)
+		checks = cleanChecks(s.Check(ctx, env))
 	}
 	if !AllDone(checks) {
 		err := fmt.Errorf("step %s: applied, but its check still finds work: %s", s.ID(), describeChecks(checks))

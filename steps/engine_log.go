@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"aginstall/internal/hosttext"
 )
 
 // Log is the full-detail run log: every command, its exit code and its output,
@@ -34,7 +36,7 @@ func (l *Log) printf(format string, a ...any) {
 	if l == nil || l.f == nil {
 		return
 	}
-	line := l.secrets.Redact(fmt.Sprintf(format, a...))
+	line := l.secrets.Redact(hosttext.Escape(fmt.Sprintf(format, a...)))
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fmt.Fprintf(l.f, "%s %s\n", time.Now().UTC().Format("15:04:05.000"), line)

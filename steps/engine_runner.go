@@ -11,6 +11,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"aginstall/internal/hosttext"
 	"aginstall/remote"
 )
 
@@ -81,16 +82,20 @@ func (r *Runner) Mutations() []Record {
 	return out
 }
 
+// emit passes an event on, its host text cleaned (see hosttext.go): every
+// event of every step goes through here.
 func (r *Runner) emit(e Event) {
 	if r.Sink != nil {
-		r.Sink(e)
+		r.Sink(cleanEvent(e))
 	}
 }
 
+// record keeps a record, cleaned and redacted: the plan, the JSON plan and
+// the log are made of records (a diff shows a host's file as it was).
 func (r *Runner) record(rec Record) {
-	rec.Command = r.Secrets.Redact(rec.Command)
-	rec.Diff = r.Secrets.Redact(rec.Diff)
-	rec.Error = r.Secrets.Redact(rec.Error)
+	rec.Command = r.Secrets.Redact(hosttext.Escape(rec.Command))
+	rec.Diff = r.Secrets.Redact(hosttext.Escape(rec.Diff))
+	rec.Error = r.Secrets.Redact(hosttext.Escape(rec.Error))
 	r.mu.Lock()
 	r.records = append(r.records, rec)
 	r.mu.Unlock()

@@ -91,8 +91,10 @@ func (s *State) Get(id string) *StepState {
 	return s.Steps[id]
 }
 
-// SetFacts records what discovery found on a host.
+// SetFacts records what discovery found on a host, its texts escaped
+// (hosttext.go: the wizard shows them).
 func (s *State) SetFacts(host string, f *Facts) {
+	cleanFacts(f)
 	s.mu.Lock()
 	s.Facts[host] = f
 	s.mu.Unlock()

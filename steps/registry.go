@@ -27,7 +27,7 @@ func init() { register(OrderRegistry, registryStep{}) }
 
 func (registryStep) ID() string                { return "registry" }
 func (registryStep) Title() string             { return "Start the swarm's image registry" }
-func (registryStep) Hosts(c *Cluster) []string { return ManagerOnly(c) }
+func (registryStep) Hosts(c *Cluster) []string { return AllHosts(c) } // the service on the manager, the firewall everywhere
 
 // Inputs: the publish mode changes the service's spec.
 func (registryStep) Inputs(c *Cluster) any { return registryPublishMode(c) }
@@ -174,33 +174,70 @@ func registryFind(ctx context.Context, h *HostRunner) (*swarm.Service, error) {
 	return found, err
 }
 
-func (registryStep) Check(ctx context.Context, env *Env) []HostCheck {
+// Check reads the service on the manager and the firewall on every host
+// (registry_firewall.go); the manager's verdict is the worse of its two.
+func (s registryStep) Check(ctx context.Context, env *Env) []HostCheck {
+	mgr := env.Cluster.Manager
+	svc, svcCheck := registryCheckService(ctx, env)
+	allowed := registryFirewallAllowed(env)
+	checks := checkEachHost(ctx, env, s.ID(), s.Hosts(env.Cluster), func(ctx context.Context, h *HostRunner) HostCheck {
+		return registryFirewallCheck(ctx, env, h, allowed, svc != nil)
+	})
+	for i, c := range checks {
+		if c.Host != mgr {
+			continue
+		}
+		switch {
+		case c.Status == Done:
+			checks[i] = svcCheck
+		case svcCheck.Status != Done:
+			checks[i] = overallCheck(svcCheck, c)
+		}
+		checks[i].Host = mgr
+	}
+	return checks
+}
+
+// overallCheck folds two verdicts on one host: the worse status, both reasons.
+func overallCheck(a, b HostCheck) HostCheck {
+	out := a
+	if overall([]HostCheck{a, b}) == b.Status {
+		out.Status = b.Status
+	}
+	out.Reason = a.Reason + "; " + b.Reason
+	out.Fix = strings.Trim(a.Fix+"; "+b.Fix, "; ")
+	return out
+}
+
+// registryCheckService checks the registry service (and its proxy) on the
+// manager; svc is nil when there is none.
+func registryCheckService(ctx context.Context, env *Env) (*swarm.Service, HostCheck) {
 	mgr := env.Cluster.Manager
 	h := env.On("registry", mgr)
 	svc, err := registryFind(ctx, h)
 	if err != nil {
-		return []HostCheck{{Host: mgr, Status: Unknown, Reason: fmt.Sprintf("cannot list the services on %s: %v", mgr, err),
-			Fix: "make sure the swarm step is done"}}
+		return nil, HostCheck{Host: mgr, Status: Unknown, Reason: fmt.Sprintf("cannot list the services on %s: %v", mgr, err),
+			Fix: "make sure the swarm step is done"}
 	}
 	if svc == nil {
-		return []HostCheck{{Host: mgr, Status: Todo, Reason: "no registry service: apply creates it"}}
+		return nil, HostCheck{Host: mgr, Status: Todo, Reason: "no registry service: apply creates it"}
 	}
 	if d := registryDrift(svc.Spec, registryPublishMode(env.Cluster)); len(d) > 0 {
-		return []HostCheck{{Host: mgr, Status: Drifted, Reason: "the registry service differs from the guide's: " + strings.Join(d, "; "),
-			Fix: "apply updates it"}}
+		return svc, HostCheck{Host: mgr, Status: Drifted, Reason: "the registry service differs from the guide's: " + strings.Join(d, "; "),
+			Fix: "apply updates it"}
 	}
 	st, reason := registryWaitRunning(ctx, h, svc.ID)
 	c := HostCheck{Host: mgr, Status: st, Reason: reason}
 	if st != Done {
 		c.Fix = "fix what the task reports (docker service ps --no-trunc registry shows it too), then check again"
-		return []HostCheck{c}
+		return svc, c
 	}
 	if addr, have, err := registryProxyRead(ctx, h); err != nil {
 		c = HostCheck{Host: mgr, Status: Unknown, Reason: "cannot read the nodes and the registry proxy: " + err.Error()}
 	} else if todo := registryProxyTodo(env.Cluster, addr, have); todo != "" {
 		c = HostCheck{Host: mgr, Status: Todo, Reason: todo, Fix: "apply creates it"}
 	}
-	return []HostCheck{c}
+	return svc, c
 }
 
 // registryWaitRunning polls the service's tasks every second until one runs,
@@ -302,9 +339,17 @@ func registryNodeName(ctx context.Context, c *client.Client, tasks []swarm.Task)
 	return ""
 }
 
-// Apply creates or fixes the registry service, then (host publish mode) the
-// proxy that lets every other node pull from it.
-func (registryStep) Apply(ctx context.Context, env *Env) error {
+// Apply closes the registry ports on every host first (so the registry is
+// never reachable from outside, even for a moment), then creates or fixes
+// the registry service and (host publish mode) the proxy that lets every
+// other node pull from it.
+func (s registryStep) Apply(ctx context.Context, env *Env) error {
+	allowed := registryFirewallAllowed(env)
+	if err := env.Each(ctx, s.ID(), s.Hosts(env.Cluster), func(ctx context.Context, h *HostRunner) error {
+		return registryFirewallApply(ctx, env, h, allowed)
+	}); err != nil && !errors.Is(err, ErrDryRun) {
+		return err
+	}
 	h := env.On("registry", env.Cluster.Manager)
 	err := registryApplyService(ctx, env, h)
 	if err != nil && !errors.Is(err, ErrDryRun) {

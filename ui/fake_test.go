@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +57,7 @@ type fakeBackend struct {
 	password string
 	relabel  *steps.RelabelPlan
 	lines    int           // output lines per host per step
+	numbered bool          // docker prints numbered lines too, not the real apt output
 	block    chan struct{} // when set, ApplyStep waits for it after printing
 	noLogin  string        // TestConnections fails on this host
 	realFile bool          // LoadCluster, SaveCluster and RefreshCluster use the real file
@@ -256,8 +260,8 @@ func (b *fakeBackend) ApplyStep(ctx context.Context, c *steps.Cluster, id string
 	var checks []steps.HostCheck
 	for _, h := range hosts {
 		sink(steps.CommandStarted{Step: id, Host: h, Purpose: "work on " + id, Command: "apt-get install -y docker.io", Mutating: true})
-		for i := 0; i < lines; i++ {
-			sink(steps.HostOutput{Step: id, Host: h, Stream: "stdout", Text: fmt.Sprintf("Unpacking package %d of %d …", i+1, lines)})
+		for _, l := range b.output(id, lines) {
+			sink(steps.HostOutput{Step: id, Host: h, Stream: "stdout", Text: l})
 		}
 		sink(steps.HostProgress{Step: id, Host: h, Purpose: "installing packages", Done: 3, Total: 4})
 		checks = append(checks, steps.HostCheck{Host: h, Status: steps.Done, Reason: "ok"})
@@ -289,6 +293,44 @@ func (b *fakeBackend) ApplyStep(ctx context.Context, c *steps.Cluster, id string
 	}
 	sink(steps.StepFinished{Step: id, Checks: checks, Duration: time.Second})
 	return nil
+}
+
+// realAptOutput is the docker step's own apt-get install of docker.io as
+// the runner received it over SSH from a lab host (dpkg writes through
+// apt's pty: "\r\n" line ends, its database progress redrawn with carriage
+// returns; testdata/hostoutput/README.md), split into lines as remote's
+// reader does and left raw: the panes must draw it without a broken line.
+// It stops at the first package unpacked, so the panes show dpkg's redrawn
+// database progress at its final state.
+var realAptOutput = func() []string {
+	lines := hostOutputLines("apt-install-docker.raw")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "Unpacking ") {
+			return lines[:i+1]
+		}
+	}
+	panic("apt-install-docker.raw unpacks nothing")
+}()
+
+func hostOutputLines(name string) []string {
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "hostoutput", name))
+	if err != nil {
+		panic(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+}
+
+// output is what a host prints during step id: the real apt output for
+// docker, numbered lines for the others (whose output only fills panes).
+func (b *fakeBackend) output(id string, lines int) []string {
+	if id == "docker" && !b.numbered {
+		return realAptOutput
+	}
+	out := make([]string, lines)
+	for i := range out {
+		out[i] = fmt.Sprintf("Unpacking package %d of %d …", i+1, lines)
+	}
+	return out
 }
 
 func (b *fakeBackend) Skip(c *steps.Cluster, id, reason string) error {

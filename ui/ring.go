@@ -1,5 +1,11 @@
 package ui
 
+import (
+	"strings"
+
+	"aginstall/internal/hosttext"
+)
+
 // ring is a bounded log of lines: a chatty apt-get overwrites its oldest
 // lines instead of growing memory.
 type ring struct {
@@ -11,7 +17,12 @@ type ring struct {
 
 func newRing(capacity int) *ring { return &ring{lines: make([]string, capacity)} }
 
+// add keeps a line as a terminal would show it, on one row (hosttext.Clean):
+// host output arrives so already (remote), but a pane is the last door
+// before the screen, and one line with a carriage return, a tab or an
+// escape would overwrite the step list or shift its column.
 func (r *ring) add(s string) {
+	s = strings.ReplaceAll(hosttext.Clean(s), "\n", " ")
 	r.total++
 	if r.n < len(r.lines) {
 		r.lines[(r.start+r.n)%len(r.lines)] = s

@@ -10,6 +10,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"aginstall/internal/hosttext"
 	"aginstall/steps"
 )
 
@@ -151,16 +152,17 @@ func failureText(err error, w int) string {
 	if errors.As(err, &se) {
 		b.WriteString(cut("  host:    "+se.Host, w) + "\n")
 		if se.Command != "" {
-			b.WriteString(cut("  command: "+se.Command, w) + "\n")
+			b.WriteString(cut("  command: "+hosttext.Escape(se.Command), w) + "\n")
 		}
-		b.WriteString(wrapIndent("  error:   ", firstLine(fmt.Sprint(se.Err)), w) + "\n")
+		// The error quotes the host: cleaned, as every host text is (hosttext).
+		b.WriteString(wrapIndent("  error:   ", firstLine(hosttext.Escape(fmt.Sprint(se.Err))), w) + "\n")
 		next := se.Next
 		if next == "" {
 			next = "fix the cause on the host, then r retries (finished work is not repeated)"
 		}
 		b.WriteString(wrapIndent("  next:    ", next, w) + "\n")
 	} else {
-		for _, l := range strings.Split(err.Error(), "\n") {
+		for _, l := range strings.Split(hosttext.Escape(err.Error()), "\n") {
 			b.WriteString(wrapIndent("  ", l, w) + "\n")
 		}
 	}

@@ -39,7 +39,7 @@ var stepAbout = map[string]string{
 	"nfs":      "Exports the checkout from the manager and mounts it on the other hosts.",
 	"labels":   "Puts the node labels that place each service.",
 	"settings": "Writes the site settings and tuning into the checkout's files.",
-	"registry": "Starts the swarm's image registry, with a pull-through proxy per node in host mode.",
+	"registry": "Starts the swarm's image registry, with a pull-through proxy per node in host mode, and closes ports 5000 and 5001 on every host to all but the cluster's addresses (the images hold the site's secrets).",
 	"deploy":   "Builds and pushes the images, deploys the stack, waits for every service.",
 	"migrate":  "Runs the Django migrations.",
 	"admin":    "Creates the first administrator and course.",
