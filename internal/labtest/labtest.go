@@ -186,6 +186,9 @@ var ExecTimeout = 5 * time.Minute
 // SSH) and returns its stdout. On failure the error includes stderr.
 func (l *Lab) Exec(t testing.TB, host string, argv ...string) (string, error) {
 	t.Helper()
+	if l.Kind == KindVM { // a guest with its own kernel: no nsenter, SSH as root
+		return l.SSH(t, host, "root", vmCommand(argv))
+	}
 	h := l.Host(host)
 	if h.LeaderPID <= 0 {
 		return "", fmt.Errorf("%s has no leader PID (stopped?)", host)
@@ -211,6 +214,10 @@ func (l *Lab) SSH(t testing.TB, host, user, command string) (string, error) {
 // ReadFile reads path inside host through its merged root filesystem.
 func (l *Lab) ReadFile(t testing.TB, host, path string) ([]byte, error) {
 	t.Helper()
+	if l.Kind == KindVM {
+		out, err := l.Exec(t, host, "cat", filepath.Clean("/"+path))
+		return []byte(out), err
+	}
 	return os.ReadFile(filepath.Join(l.Host(host).Root, filepath.Clean("/"+path)))
 }
 
@@ -218,12 +225,14 @@ func (l *Lab) ReadFile(t testing.TB, host, path string) ([]byte, error) {
 // if the host itself wrote (or changed) the file after the lab came up.
 func (l *Lab) ReadUpper(t testing.TB, host, path string) ([]byte, error) {
 	t.Helper()
+	l.notOnVM(t, "ReadUpper")
 	return os.ReadFile(filepath.Join(l.Host(host).Upper, filepath.Clean("/"+path)))
 }
 
 // StopHost shuts the host down (its nspawn/unshare process, by recorded PID).
 func (l *Lab) StopHost(t testing.TB, name string) {
 	t.Helper()
+	l.notOnVM(t, "StopHost")
 	l.Host(name)
 	l.labctl(t, "--stop-host", name)
 }
@@ -231,6 +240,7 @@ func (l *Lab) StopHost(t testing.TB, name string) {
 // StartHost boots a stopped host again and waits until it answers SSH.
 func (l *Lab) StartHost(t testing.TB, name string) {
 	t.Helper()
+	l.notOnVM(t, "StartHost")
 	l.Host(name)
 	l.labctl(t, "--start-host", name)
 }
@@ -240,8 +250,8 @@ func (l *Lab) StartHost(t testing.TB, name string) {
 func (l *Lab) Reset(t testing.TB) {
 	t.Helper()
 	args := []string{fmt.Sprint(len(l.Hosts))}
-	if l.Kind == "light" {
-		args = append([]string{"--light"}, args...)
+	if l.Kind == "light" || l.Kind == KindVM {
+		args = append([]string{"--" + l.Kind}, args...)
 	}
 	l.labctl(t, args...)
 }
@@ -253,6 +263,9 @@ func (l *Lab) labctl(t testing.TB, args ...string) {
 	}
 	cmd := append([]string{filepath.Join(l.LabDir, "up")}, args...)
 	env := []string{"AGLAB_OUT=" + l.OutDir}
+	if l.Kind == KindVM {
+		env = []string{"AGLAB_VM_OUT=" + l.OutDir}
+	}
 	if os.Getenv("AGLAB_CACHE") == "" && l.CacheDir != "" {
 		// The lab's own cache: a test run without AGLAB_CACHE set must not
 		// start a cold build of another one in the default place.

@@ -65,7 +65,7 @@ vm_root_setup() {
 }
 
 # The seed disk of guest K: a tar archive on /dev/ubdb that agvm-seed.service
-# unpacks over / before sshd starts (per guest: host key, hosts,
+# unpacks over / before sshd starts (per guest: host key, hostname, hosts,
 # authorized keys, the sudo user's password hash, node1's TLS files).
 make_vm_seed() {
   local k=$1 h=$VM_OUT/hosts/node$1 s
@@ -76,6 +76,7 @@ make_vm_seed() {
     echo "$VM_BRIDGE_IP aglab-root"
     local i; for ((i = 1; i <= LAB_N; i++)); do echo "$(vm_ip "$i") node$i"; done; } >"$s/etc/hosts"
   printf '# aglab: no DNS inside the lab\n' >"$s/etc/resolv.conf"
+  echo "node$k" >"$s/etc/hostname"
   local d; for d in root home/agadmin home/agnosudo; do install -m 600 "$VM_OUT/id_ed25519.pub" "$s/$d/.ssh/authorized_keys"; done
   openssl passwd -6 "$LAB_PASSWORD" >"$s/etc/agvm/agadmin.hash"
   if [[ $k == 1 ]]; then   # site.tls_cert / site.tls_key of the cluster file
