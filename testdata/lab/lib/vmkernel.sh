@@ -15,33 +15,43 @@
 UML_SOURCE_PACKAGE=linux-source-7.2
 
 # Private apt state for Debian sid: the machine's apt configuration is untouched.
+# Usage: vm_sid_apt apt-get|apt-cache ARGS...
 vm_sid_apt() {
+  local tool=$1; shift
   local st=$VM_CACHE/apt-sid
   mkdir -p "$st/parts" "$st/lists/partial" "$st/cache/archives/partial"
   printf 'Types: deb\nURIs: %s\nSuites: sid\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
     "$(debian_mirror)" >"$st/parts/sid.sources"
-  apt-get -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$st/parts" \
+  "$tool" -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$st/parts" \
     -o Dir::State::Lists="$st/lists" -o Dir::Cache="$st/cache" -o Dir::State::status=/dev/null "$@"
 }
 
-# Echo the cached source .deb, downloading it once.
+# Echo the cached source .deb, downloading it once. Order: a .deb already in
+# the cache (7.2 first); sid's linux-source-7.2; if sid has dropped it, sid's
+# newest linux-source-7.N, with a warning (the config is then brought up to
+# date by olddefconfig: it usually works, but it is not the measured kernel).
 vm_kernel_source_deb() {
-  local src=$VM_CACHE/src deb
+  local src=$VM_CACHE/src deb pkg
   mkdir -p "$src"
   if [[ -n ${AGLAB_UML_SOURCE_DEB:-} ]]; then
     [[ -f $AGLAB_UML_SOURCE_DEB ]] || { log "AGLAB_UML_SOURCE_DEB=$AGLAB_UML_SOURCE_DEB: no such file"; return 1; }
     cp -n "$AGLAB_UML_SOURCE_DEB" "$src/"
   fi
-  deb=$(ls "$src"/${UML_SOURCE_PACKAGE}_*_all.deb 2>/dev/null | sort -V | tail -n1 || true)
+  deb=$( { ls "$src"/${UML_SOURCE_PACKAGE}_*_all.deb; ls "$src"/linux-source-7.*_all.deb; } 2>/dev/null | head -n1 || true)
   if [[ -z $deb ]]; then
     log "downloading $UML_SOURCE_PACKAGE from Debian sid (kept in $src)"
-    if ! { vm_sid_apt -q update && (cd "$src" && vm_sid_apt -q download "$UML_SOURCE_PACKAGE"); } \
-        >"$VM_CACHE/kernel-download.log" 2>&1; then
-      log "cannot fetch $UML_SOURCE_PACKAGE from sid (see $VM_CACHE/kernel-download.log)."
-      log "Sid moves: put a saved .deb at $src/ or set AGLAB_UML_SOURCE_DEB."
-      return 1
+    vm_sid_apt apt-get -q update >"$VM_CACHE/kernel-download.log" 2>&1 || true
+    pkg=$UML_SOURCE_PACKAGE
+    if ! vm_sid_apt apt-cache show "$pkg" >/dev/null 2>&1; then
+      pkg=$(vm_sid_apt apt-cache pkgnames linux-source-7. 2>/dev/null | grep -xE 'linux-source-7\.[0-9]+' | sort -V | tail -n1 || true)
+      [[ -n $pkg ]] && log "WARNING: sid no longer has $UML_SOURCE_PACKAGE; trying $pkg with vm/uml-kernel.config (olddefconfig)"
     fi
-    deb=$(ls "$src"/${UML_SOURCE_PACKAGE}_*_all.deb | sort -V | tail -n1)
+    if [[ -z $pkg ]] || ! (cd "$src" && vm_sid_apt apt-get -q download "$pkg") >>"$VM_CACHE/kernel-download.log" 2>&1; then
+      log "cannot fetch $UML_SOURCE_PACKAGE (nor a newer linux-source-7.N) from sid, see $VM_CACHE/kernel-download.log."
+      log "Put a saved linux-source-7.2_*_all.deb in $src/ or set AGLAB_UML_SOURCE_DEB=/path/to/it."
+      return 3
+    fi
+    deb=$(ls "$src"/linux-source-7.*_all.deb | head -n1)
   fi
   echo "$deb"
 }
@@ -49,10 +59,11 @@ vm_kernel_source_deb() {
 # Build (once) the UML kernel and its modules; echo the cache dir holding
 # `linux` (the executable kernel) and `modules/lib/modules/VERSION/`.
 build_uml_kernel() {
-  local deb key dir build t0
-  deb=$(vm_kernel_source_deb) || return 1
-  key=$(cache_key "$(basename "$deb")" "$(sha256sum <"$VM_DIR/uml-kernel.config")" \
-    "$(declare -f build_uml_kernel | sha256sum)")
+  local deb key dir build t0 pkg
+  deb=$(vm_kernel_source_deb) || return
+  pkg=$(basename "$deb"); pkg=${pkg%%_*}
+  # Bump uml-vN when the build itself changes.
+  key=$(cache_key "$(basename "$deb")" "$(sha256sum <"$VM_DIR/uml-kernel.config")" uml-v1)
   dir=$VM_CACHE/kernel-$key
   if [[ ! -f $dir/.complete ]]; then
     t0=$SECONDS
@@ -61,8 +72,8 @@ build_uml_kernel() {
     build=$dir.tmp/build
     if ! (
       set -euo pipefail
-      dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/src/$UML_SOURCE_PACKAGE.tar.xz" | tar -xJ -C "$build"
-      cd "$build/$UML_SOURCE_PACKAGE"
+      dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/src/$pkg.tar.xz" | tar -xJ -C "$build"
+      cd "$build/$pkg"
       cp "$VM_DIR/uml-kernel.config" .config
       make ARCH=um olddefconfig
       make ARCH=um -j"$(nproc)" linux modules
