@@ -83,8 +83,16 @@ for h in hosts:
           '    identity: %s' % key,
           '    host_key: "%s"' % h['host_key_fingerprint'],
           '    labels: [%s]' % ', '.join(h['labels'])]
+# Docker's own road when the lab serves a Docker-layout repository (vm/up
+# copies it into www/ when this checkout builds one), else Debian's docker.io.
+DOCKER_REPO = 'docker/linux/debian'
+if os.path.exists(os.path.join(out, 'www', DOCKER_REPO, 'gpg')):
+    url = 'http://%s:8080/%s' % (BRIDGE, DOCKER_REPO)
+    docker = 'docker: {install: official, apt_url: %s, apt_key: %s/gpg}' % (url, url)
+else:
+    docker = 'docker: {install: distro}'
 y += [
-    'docker: {install: distro}',
+    docker,
     'source: {repo: %s, ref: master, path: /root/autograder-full-stack}' % lab['repo_url'],
     'nfs: {mode: export}',
     'swarm: {advertise_address: 10.214.0.11, publish_mode: ingress}',
