@@ -16,7 +16,7 @@ import (
 // Exec and ReadFile go over SSH as root, ReadUpper and Stop/StartHost are
 // not available.
 
-// KindVM is lab.json's kind for the VM tier.
+// KindVM is lab.json's kind for the VM tier (besides "full" and "light").
 const KindVM = "vm"
 
 // VMNotUpMessage is what LoadVM reports when the VM tier is not up.
