@@ -46,7 +46,7 @@ vm_root_setup() {
   sed "s/10\.213\.0\.1/$VM_BRIDGE_IP/" "$LAB_DIR/hostfiles/etc/docker/daemon.json" >"$r/etc/docker/daemon.json"
   cp -a "$LAB_DIR/vm/guestfiles/." "$r/" || return 1
   rel=$(cat "$kernel/release")
-  rm -rf "$r/lib/modules/$rel"
+  rm -rf "$r/lib/modules/$rel"; mkdir -p "$r/lib/modules"
   cp -a "$kernel/modules/lib/modules/$rel" "$r/lib/modules/" || return 1
   echo "LABEL=agvmroot / ext4 defaults,errors=remount-ro 0 1" >"$r/etc/fstab"
   chroot "$r" /bin/sh -euc "
