@@ -58,13 +58,15 @@ YML
 
 # Guest K: COW file over the base image (ubda), its seed (ubdb, read-only),
 # a tap on the bridge; address and hostname from the kernel command line.
+# gro=1: the host hands the tap GSO frames (vnet_hdr); without GRO the guest
+# drops them ("Incoming GSO frames and GRO disabled") and bulk downloads stall.
 start_vm_guest() {
   local k=$1 kernel=$2 base=$3 h; h=$(vm_host_dir "$k")
   mkdir -p "$h" "$VM_OUT/uml"
   rm -f "$h/disk.cow"
   setsid "$kernel/linux" "umid=agvm-node$k" "uml_dir=$VM_OUT/uml" "mem=$VM_MEM" \
     "ubd0=$h/disk.cow,$base" "ubd1r=$h/seed.tar" root=/dev/ubda rw \
-    "vec0:transport=tap,ifname=$(vm_tap "$k"),mac=$(vm_mac "$k")" \
+    "vec0:transport=tap,ifname=$(vm_tap "$k"),mac=$(vm_mac "$k"),gro=1" \
     con=null con0=null,fd:1 console=tty0 net.ifnames=0 "systemd.hostname=node$k" \
     "ip=$(vm_ip "$k")::$VM_BRIDGE_IP:255.255.255.0:node$k:vec0:off" quiet \
     </dev/null >"$h/console.log" 2>&1 7>&- 8>&- 9>&- &
