@@ -32,7 +32,8 @@ func (registryStep) Hosts(c *Cluster) []string { return AllHosts(c) } // the ser
 // Inputs: the publish mode changes the service's spec.
 func (registryStep) Inputs(c *Cluster) any { return registryPublishMode(c) }
 
-// registryWait bounds how long apply waits for the registry's task to run:
+// registryWait bounds how long a check (and so apply) waits for the
+// registry's task to run:
 // the first start pulls registry:2 (about 25 MB compressed, 220 MB unpacked),
 // which took over two minutes on the VM lab's single-CPU guests and can on a
 // slow campus mirror too.
