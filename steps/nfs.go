@@ -149,8 +149,8 @@ func nfsManagerAddr(env *Env) string {
 	if c.Swarm.AdvertiseAddress != "" {
 		return c.Swarm.AdvertiseAddress
 	}
-	if f := env.State.FactsOf(c.Manager); f != nil && f.ReachableAt != "" {
-		return f.ReachableAt
+	if a := env.State.FactsOf(c.Manager).reach(); a != "" {
+		return a
 	}
 	m, _ := c.Host(c.Manager)
 	return m.Address
@@ -165,9 +165,9 @@ func nfsClientAddrs(env *Env) []string {
 	}
 	var out []string
 	for _, w := range c.Workers() {
-		if f := env.State.FactsOf(w); f != nil && f.ReachableAt != "" {
-			out = append(out, f.ReachableAt)
-		} else if h, _ := c.Host(w); h.Address != "" {
+		if a := env.State.FactsOf(w).reach(); a != "" {
+			out = append(out, a)
+		} else if h, _ := c.Host(w); factName.MatchString(h.Address) || strictIP(h.Address) != "" {
 			out = append(out, h.Address)
 		}
 	}
