@@ -15,7 +15,7 @@ import (
 
 var (
 	factName    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$`) // hostname
-	factToken   = regexp.MustCompile(`^[A-Za-z0-9._+~:-]{0,128}$`)          // versions, kernel, arch, ids
+	factToken   = regexp.MustCompile(`^[A-Za-z0-9._+~:-]{0,128}$`)         // versions, kernel, arch, ids
 	factWordSet = map[string]map[string]bool{
 		"sudo":          {"root": true, "nopasswd": true, "password": true, "none": true},
 		"docker_access": {"direct": true, "sudo": true, "none": true},
