@@ -178,3 +178,31 @@ func TestSudoCancelKills(t *testing.T) {
 	}
 	waitFor(t, 2*time.Second, func() bool { return pgrep(marker) == "" })
 }
+
+// A sudo that does not ask for the password after all (a NOPASSWD rule
+// that matches sh but not `true`) must not hand the password line to the
+// command: the marker gate refuses, nothing runs, and the password was
+// handed over for redaction.
+func TestSudoNopasswdRuleNeverRunsPassword(t *testing.T) {
+	s := startSSHD(t)
+	var secrets []string
+	p := testPool(t, []Target{target(s, "h1", shnopwUser)}, Options{
+		KnownHostsFile: knownHostsFor(t, s),
+		SudoPassword:   func(string) ([]byte, error) { return []byte(shnopwPass), nil },
+	})
+	p.OnSecret(func(v string) { secrets = append(secrets, v) })
+	var lines []string
+	res, err := mustConn(t, p, "h1").Run(context.Background(), Command{Line: "sh -s", Sudo: true, Stdin: []byte("echo command-ran\n")},
+		func(l Line) { lines = append(lines, l.Text) })
+	said := string(res.Stdout) + string(res.Stderr) + strings.Join(lines, "\n")
+	t.Logf("err: %v\nsaid: %s", err, said)
+	if err == nil || strings.Contains(said, "sudo-password-ran") || strings.Contains(said, "command-ran") {
+		t.Fatalf("the command ran (or the password did): err %v, output %q", err, said)
+	}
+	if !strings.Contains(said, "NOPASSWD") {
+		t.Errorf("no explanation: %q", said)
+	}
+	if len(secrets) != 1 || secrets[0] != shnopwPass {
+		t.Errorf("password not registered for redaction: %q", secrets)
+	}
+}
