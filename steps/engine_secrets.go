@@ -81,3 +81,60 @@ func redactWord(text, v string) string {
 func isWordByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
 }
+
+// RedactChecks blanks secrets in check reasons and fixes, which are printed
+// and stored in the state (a reason often quotes what a host said).
+func (s *Secrets) RedactChecks(checks []HostCheck) []HostCheck {
+	for i := range checks {
+		checks[i].Reason = s.Redact(checks[i].Reason)
+		checks[i].Fix = s.Redact(checks[i].Fix)
+	}
+	return checks
+}
+
+// RedactErr blanks secrets in an error on its way to the operator: its text,
+// and each *StepError inside (the UI prints a StepError's fields one by one),
+// whose Err keeps its chain for errors.Is and errors.As.
+func (s *Secrets) RedactErr(err error) error {
+	if s == nil || err == nil {
+		return err
+	}
+	var walk func(error)
+	walk = func(e error) {
+		switch u := e.(type) {
+		case *StepError:
+			inner := u.Err
+			if inner != nil {
+				walk(inner)
+				u.Err = s.wrap(inner)
+			}
+			u.Command, u.Next = s.Redact(u.Command), s.Redact(u.Next)
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x)
+			}
+		case interface{ Unwrap() error }:
+			if x := u.Unwrap(); x != nil {
+				walk(x)
+			}
+		}
+	}
+	walk(err)
+	return s.wrap(err)
+}
+
+func (s *Secrets) wrap(err error) error {
+	if msg := s.Redact(err.Error()); msg != err.Error() {
+		return &redactedError{msg: msg, err: err}
+	}
+	return err
+}
+
+// redactedError shows the redacted text and unwraps to the original error.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
