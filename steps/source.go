@@ -183,7 +183,7 @@ func (s sourceStep) Check(ctx context.Context, env *Env) []HostCheck {
 		case src.state == "notgit":
 			return HostCheck{Status: Todo, Reason: c.Source.Path + " exists and is not a git checkout", Fix: "move it away, or choose another source.path"}
 		case !sameRepo(src.url, c.Source.Repo):
-			return HostCheck{Status: Drifted, Reason: fmt.Sprintf("%s is a checkout of %s, not %s", c.Source.Path, src.url, c.Source.Repo),
+			return HostCheck{Status: Drifted, Reason: fmt.Sprintf("%s is a checkout of %s, not %s", c.Source.Path, redactRepoURL(src.url), c.Source.Repo),
 				Fix: "set source.repo to that URL, or move the folder away"}
 		}
 		kind, want := resolveRef(src, c.Source.Ref)
