@@ -47,7 +47,7 @@ if [ -d "$p" ]; then
 	echo dir=1
 	[ -d "$p/autograder-server/media_root" ] && echo media=1
 	[ -f "$p/` + sharedMarker + `" ] && echo "marker=$(head -c 200 "$p/` + sharedMarker + `")"
-	command -v git >/dev/null 2>&1 && echo "head=$(git -c safe.directory='*' -C "$p" rev-parse -q --verify HEAD 2>/dev/null)"
+	command -v git >/dev/null 2>&1 && echo "head=$(` + gitSafe + ` -C "$p" rev-parse -q --verify HEAD 2>/dev/null)"
 fi
 case $AG_NFS in
 server) pkg=nfs-kernel-server fs=nfsd re=nfsd ;;
