@@ -103,12 +103,20 @@ func (s *Secrets) RedactErr(err error) error {
 	walk = func(e error) {
 		switch u := e.(type) {
 		case *StepError:
-			inner := u.Err
-			if inner != nil {
+			// Fields change only when they hold a secret: an error already
+			// redacted (and maybe shown by the UI meanwhile) is not written again.
+			if inner := u.Err; inner != nil {
 				walk(inner)
-				u.Err = s.wrap(inner)
+				if w := s.wrap(inner); w != inner {
+					u.Err = w
+				}
 			}
-			u.Command, u.Next = s.Redact(u.Command), s.Redact(u.Next)
+			if r := s.Redact(u.Command); r != u.Command {
+				u.Command = r
+			}
+			if r := s.Redact(u.Next); r != u.Next {
+				u.Next = r
+			}
 		case interface{ Unwrap() []error }:
 			for _, x := range u.Unwrap() {
 				walk(x)
