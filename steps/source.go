@@ -25,7 +25,7 @@ func (sourceStep) Inputs(c *Cluster) any     { return c.Source }
 
 // gitCmd runs git as root on any checkout: the folder may belong to
 // another user (and git refuses "dubious ownership" otherwise), with none
-// of the checkout's own settings that run programs (gitsafe.go), and no
+// of the checkout's own settings that run programs (source_gitsafe.go), and no
 // credential prompt may ever wait for a terminal.
 const gitCmd = "GIT_TERMINAL_PROMPT=0 " + gitSafe + " "
 
