@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -204,5 +205,44 @@ func TestSudoNopasswdRuleNeverRunsPassword(t *testing.T) {
 	}
 	if len(secrets) != 1 || secrets[0] != shnopwPass {
 		t.Errorf("password not registered for redaction: %q", secrets)
+	}
+}
+
+// A live stream through the sudo gate, as docker system dial-stdio gets it:
+// the command answers bytes sent after the password and marker lines while
+// stdin stays open (nothing waits for EOF).
+func TestSudoGateStreams(t *testing.T) {
+	p, _ := sudoPool(t, sudoUser, sudoPass)
+	c := mustConn(t, p, "h1")
+	line, stdin, _, err := c.sudoWrap(context.Background(), Command{Line: "cat", Sudo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := c.client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	in, _ := sess.StdinPipe()
+	out, _ := sess.StdoutPipe()
+	if err := sess.Start(line); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Write(append(stdin, "ping\n"...)); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 5)
+		n, _ := io.ReadFull(out, buf)
+		got <- string(buf[:n])
+	}()
+	select {
+	case s := <-got:
+		if s != "ping\n" {
+			t.Fatalf("read %q through the gate", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer through the sudo gate while stdin is open")
 	}
 }
