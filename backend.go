@@ -19,6 +19,8 @@ type backend struct {
 	sessPath string
 	sudoPW   []byte
 	sink     steps.Sink // the sink of the call in progress; events of the session go there
+	lock     *runLock   // held from the first change to a cluster (backend_lock.go)
+	lockPath string
 }
 
 func newBackend(o *options) *backend { return &backend{o: o} }
@@ -193,6 +195,9 @@ func (b *backend) Plan(ctx context.Context, c *steps.Cluster, sink steps.Sink) (
 }
 
 func (b *backend) ApplyStep(ctx context.Context, c *steps.Cluster, stepID string, sink steps.Sink) error {
+	if err := b.lockFor(c); err != nil {
+		return err
+	}
 	s, err := b.session(ctx, c, sink)
 	if err != nil {
 		return err
@@ -205,6 +210,9 @@ func (b *backend) ApplyStep(ctx context.Context, c *steps.Cluster, stepID string
 }
 
 func (b *backend) Skip(c *steps.Cluster, stepID, reason string) error {
+	if err := b.lockFor(c); err != nil {
+		return err
+	}
 	s, err := b.session(context.Background(), c, nil)
 	if err != nil {
 		return err

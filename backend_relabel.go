@@ -33,6 +33,9 @@ func (b *backend) CheckRelabel(ctx context.Context, c *steps.Cluster, plan steps
 // file as soon as the swarm has them, even when the wait for the services
 // that follows fails.
 func (b *backend) ApplyRelabel(ctx context.Context, c *steps.Cluster, plan steps.RelabelPlan, confirmed []string, sink steps.Sink) (steps.RelabelResult, error) {
+	if err := b.lockFor(c); err != nil {
+		return steps.RelabelResult{}, err
+	}
 	s, err := b.session(ctx, c, sink)
 	if err != nil {
 		return steps.RelabelResult{}, err

@@ -67,7 +67,7 @@ var badInputFileCases = []badInputCase{
 	{name: "nfs.mode unknown", edits: [][2]string{{"mode: skip", "mode: maybe"}}, code: 2,
 		want: `{file}:{line:maybe}: nfs.mode: "maybe" is not allowed: use export or skip (shared storage handled elsewhere)`},
 	{name: "repo not a git URL", edits: [][2]string{{"repo: http://", "repo: ftp://"}}, code: 2,
-		want: `{file}:{line:ftp}: source.repo: "ftp://10.213.0.1:8080/git/autograder-full-stack.git" is not a git URL (https://, http://, ssh:// or git@host:path)`},
+		want: `{file}:{line:ftp}: source.repo: "ftp://10.213.0.1:8080/git/autograder-full-stack.git" is not a git URL (https://host/path, ssh://user@host/path or git@host:path)`},
 	{name: "ref is an option", edits: [][2]string{{"ref: master", `ref: "--upload-pack=touch /tmp/x"`}}, code: 2,
 		want: `{file}:{line:upload-pack}: source.ref: "--upload-pack=touch /tmp/x" is not a valid branch, tag or commit`},
 	{name: "relative source path", edits: [][2]string{{"path: /root/autograder-full-stack", "path: autograder-full-stack"}}, code: 2,

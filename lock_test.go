@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -156,4 +157,56 @@ func TestLockGarbageIsStaleNotIgnored(t *testing.T) {
 		t.Fatalf("--break-lock on a garbage lock: %v", err)
 	}
 	l.release()
+}
+
+// The wizard's apply takes the CLI's run lock: refused while a CLI apply
+// holds it (before any host is touched), and held from its first change
+// until the wizard ends, so a CLI apply is refused meanwhile.
+func TestWizardTakesTheRunLock(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("testdata/cluster/good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hosts on loopback's closed port 9, no bastion: a run that got past the
+	// lock would fail fast and send nothing off this machine.
+	text := regexp.MustCompile(`(?m)^\s+bastion:.*\n`).ReplaceAllString(string(data), "")
+	text = strings.NewReplacer("address: 10.0.0.11", "address: 127.0.0.1", "port: 22", "port: 9",
+		"address: 10.0.0.12", "address: 127.0.0.1\n    port: 9").Replace(text)
+	path := filepath.Join(dir, "aginstall.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := steps.LoadCluster(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBackend(&options{sshConfig: "none", knownHosts: filepath.Join(dir, "known_hosts")})
+	defer b.Close()
+
+	cli, err := acquireLock(c, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.ApplyStep(t.Context(), c, "limits", nil)
+	if err == nil || !strings.Contains(err.Error(), "another aginstall holds the lock") {
+		t.Fatalf("wizard apply while the CLI applies: %v", err)
+	}
+	if err := b.Skip(c, "limits", "the lab sets it"); err == nil {
+		t.Fatal("wizard skip while the CLI applies worked")
+	}
+	cli.release()
+
+	if err := b.Skip(c, "limits", "the lab sets it"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acquireLock(c, false); err == nil || !strings.Contains(err.Error(), "another aginstall holds the lock") {
+		t.Fatalf("CLI apply while the wizard holds the cluster: %v", err)
+	}
+	b.Close()
+	again, err := acquireLock(c, false)
+	if err != nil {
+		t.Fatalf("after the wizard ended: %v", err)
+	}
+	again.release()
 }

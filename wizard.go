@@ -24,11 +24,13 @@ func cmdWizard(ctx context.Context, o *options) error {
 	if _, err := os.Stat(path); err == nil {
 		recent = append(recent, path)
 	}
+	be := newBackend(o)
+	defer be.Close()
 	return ui.Run(ctx, ui.Options{
 		ClusterPath: path,
 		Mode:        mode,
 		Accessible:  o.accessible,
-		Backend:     newBackend(o),
+		Backend:     be,
 		Recent:      recent,
 		SSHConfig:   o.sshConfig,
 	})

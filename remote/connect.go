@@ -248,10 +248,16 @@ func (p *Pool) scanBastion(hop *endpoint, report func(HostKey)) ssh.HostKeyCallb
 		}
 		report(HostKey{Host: hop.name, Address: hop.host, Port: hop.port, Type: key.Type(),
 			Fingerprint: ssh.FingerprintSHA256(key), Key: key, Status: st, Want: want, Sources: src, Bastion: true})
-		if st == KeyChanged {
+		switch st {
+		case KeyChanged:
 			return changedError(hop, key, want, src)
+		case KeyUnknown:
+			// Reported for confirmation; no authentication (no key, no
+			// user name) goes to a bastion before its key is confirmed, so
+			// the hosts behind it wait for the next scan.
+			return errBastionUnconfirmed
 		}
-		return nil // known, or unknown and reported for confirmation: only a handshake goes through it
+		return nil
 	}
 }
 

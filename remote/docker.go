@@ -127,7 +127,7 @@ func (c *Conn) dialDocker(ctx context.Context, mode dockerMode) (net.Conn, error
 		sess.Close()
 		return nil, fmt.Errorf("%s: starting docker system dial-stdio: %w", c.label, err)
 	}
-	if len(stdin) > 0 { // the sudo password line; sudo reads exactly that line
+	if len(stdin) > 0 { // the sudo password and marker lines (sudoWrap)
 		if _, err := in.Write(stdin); err != nil {
 			sess.Close()
 			return nil, fmt.Errorf("%s: docker system dial-stdio: %w", c.label, err)

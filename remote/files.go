@@ -89,39 +89,48 @@ func unixMode(m uint32) fs.FileMode {
 }
 
 // writeScript replaces $1 atomically with stdin: temp file in the same
-// directory, owner and mode copied from the old file, fsync, rename, fsync
-// of the directory, and only if all $4 bytes arrived (a cut connection
-// also ends stdin). A symlink is followed so the link stays a link. Prints
-// the backup's path (or an empty line). The backup goes beside the file, or
+// directory, owner and mode set first, fsync, rename, fsync of the
+// directory, and only if all $4 bytes arrived (a cut connection also ends
+// stdin). A symlink is followed so the link stays a link. Prints the
+// backup's path (or an empty line). The backup goes beside the file, or
 // into $5 (a folder made 0700 if missing) under the file's flattened path.
+//
+// The temp file is born 0600 (umask 077) and gets its final owner and mode
+// before the first byte is written: a secret is never readable by anyone
+// who may not read the file it replaces. The final mode is $2 (or the old
+// file's, or 0644 for a new file), and never wider than the old file's: an
+// operator who narrowed a file keeps it narrow.
 const writeScript = `set -e
+umask 077
 p=$1 mode=$2 stamp=$3 size=$4 bdir=$5
 if [ -L "$p" ]; then p=$(readlink -f -- "$p"); fi
 d=$(dirname -- "$p") b=$(basename -- "$p")
 [ -d "$d" ] || { echo "aginstall: directory $d does not exist" >&2; exit 1; }
 tmp=$(mktemp "$d/.$b.aginstall-XXXXXX")
 trap 'rm -f -- "$tmp"' EXIT
+if [ -e "$p" ]; then
+  old=$(stat -L -c %a -- "$p")
+  [ "$mode" = keep ] && mode=$old
+  mode=$(printf '%04o' $((0$mode & 0$old)))
+  chown --reference="$p" -- "$tmp"
+elif [ "$mode" = keep ]; then
+  mode=0644
+fi
+chmod "$mode" -- "$tmp"
 cat > "$tmp"
 # EOF also comes when the connection is cut: only a complete copy goes on.
 [ "$(stat -c %s -- "$tmp")" = "$size" ] || { echo "aginstall: only part of the new content arrived; $p is unchanged" >&2; exit 1; }
 bak=
-if [ -e "$p" ]; then
-  chown --reference="$p" -- "$tmp"
-  chmod --reference="$p" -- "$tmp"
-  if [ -n "$stamp" ]; then
-    base=$p
-    if [ -n "$bdir" ]; then
-      mkdir -p -m 700 -- "$bdir"
-      base=$bdir/$(printf '%s' "$p" | sed 's|^/||; s|/|_|g')
-    fi
-    bak="$base.aginstall-$stamp.bak" n=1
-    while [ -e "$bak" ]; do bak="$base.aginstall-$stamp-$n.bak" n=$((n+1)); done
-    cp -p -- "$p" "$bak"
+if [ -e "$p" ] && [ -n "$stamp" ]; then
+  base=$p
+  if [ -n "$bdir" ]; then
+    mkdir -p -m 700 -- "$bdir"
+    base=$bdir/$(printf '%s' "$p" | sed 's|^/||; s|/|_|g')
   fi
-else
-  chmod 0644 -- "$tmp"
+  bak="$base.aginstall-$stamp.bak" n=1
+  while [ -e "$bak" ]; do bak="$base.aginstall-$stamp-$n.bak" n=$((n+1)); done
+  cp -p -- "$p" "$bak"
 fi
-[ "$mode" = keep ] || chmod "$mode" -- "$tmp"
 sync -- "$tmp" 2>/dev/null || sync
 mv -f -- "$tmp" "$p"
 trap - EXIT

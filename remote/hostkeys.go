@@ -147,11 +147,22 @@ func algosForType(t string) []string {
 // errScanned stops a handshake once the host key has been seen.
 var errScanned = errors.New("host key scanned")
 
+// errBastionUnconfirmed stops a scan's handshake with a bastion whose key
+// is not known yet, before authenticating.
+var errBastionUnconfirmed = errors.New("the bastion's key is not confirmed yet")
+
+// ErrBastionKeyPending: a host behind a bastion whose key is not accepted
+// yet was not scanned. Accept the bastion's key, then scan again (the CLI
+// and the wizard do it in rounds).
+var ErrBastionKeyPending = errors.New("its bastion's key is not accepted yet, so nothing was sent through it")
+
 // ScanHostKeys does a handshake-only pass over every host (and bastion) in
 // parallel and returns each key with its status. Nothing is written. Hosts
 // that cannot be reached are left out and reported in the joined error.
-// Hosts behind a bastion whose key is not known yet are scanned through it
-// anyway (the bastion key is reported too); nothing is run on it.
+// A bastion whose key is not known yet is only scanned: its key is reported
+// and the hosts behind it come back as ErrBastionKeyPending, to be scanned
+// once the operator has accepted the bastion's key (no authentication goes
+// to a host whose key nobody confirmed).
 func (p *Pool) ScanHostKeys(ctx context.Context) ([]HostKey, error) {
 	var (
 		mu   sync.Mutex
@@ -211,6 +222,9 @@ func (p *Pool) scanOne(ctx context.Context, t Target, hops map[string]*slot, add
 		return err
 	}
 	via, viaLabel, err := p.jumpClient(ctx, e, hops, add)
+	if errors.Is(err, errBastionUnconfirmed) {
+		return fmt.Errorf("%s: %w: accept the bastion's key, then scan again", e.label(), ErrBastionKeyPending)
+	}
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,9 @@ const (
 	sudoUser   = "aginstall-sudo-test"   // in sudoers, password required
 	noSudoUser = "aginstall-nosudo-test" // not in sudoers
 	nopwUser   = "aginstall-nopw-test"   // NOPASSWD sudo
+	shnopwUser = "aginstall-shnopw-test" // password sudo, but NOPASSWD for sh
+	// shnopwUser's password is a command: it must never run.
+	shnopwPass = "echo sudo-password-ran-as-a-command"
 	// Spaces and quotes on purpose: the password must survive every layer.
 	sudoPass = `s3cret pass'word "x" $HOME`
 )
@@ -106,14 +109,18 @@ func ensureUsers() error {
 	if _, err := exec.LookPath("sudo"); err != nil {
 		return fmt.Errorf("sudo is not installed: the CI script must apt-get install -y sudo")
 	}
-	for _, u := range []string{sudoUser, noSudoUser, nopwUser} {
+	for _, u := range []string{sudoUser, noSudoUser, nopwUser, shnopwUser} {
 		if exec.Command("id", u).Run() != nil {
 			if out, err := exec.Command("useradd", "-m", "-s", "/bin/bash", u).CombinedOutput(); err != nil {
 				return fmt.Errorf("useradd %s: %v: %s", u, err, out)
 			}
 		}
+		pw := sudoPass
+		if u == shnopwUser {
+			pw = shnopwPass
+		}
 		c := exec.Command("chpasswd")
-		c.Stdin = strings.NewReader(u + ":" + sudoPass + "\n")
+		c.Stdin = strings.NewReader(u + ":" + pw + "\n")
 		if out, err := c.CombinedOutput(); err != nil {
 			return fmt.Errorf("chpasswd: %v: %s", err, out)
 		}
@@ -122,7 +129,9 @@ func ensureUsers() error {
 	exec.Command("gpasswd", "-d", noSudoUser, "sudo").Run()
 	rules := "Defaults:" + sudoUser + " lecture=never\n" +
 		sudoUser + " ALL=(ALL:ALL) ALL\n" +
-		nopwUser + " ALL=(ALL:ALL) NOPASSWD: ALL\n"
+		nopwUser + " ALL=(ALL:ALL) NOPASSWD: ALL\n" +
+		shnopwUser + " ALL=(ALL:ALL) ALL\n" +
+		shnopwUser + " ALL=(ALL:ALL) NOPASSWD: /bin/sh, /usr/bin/sh\n"
 	f := "/etc/sudoers.d/aginstall-remote-test"
 	if err := os.WriteFile(f, []byte(rules), 0o440); err != nil {
 		return err

@@ -3,6 +3,8 @@ package remote
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -20,10 +22,23 @@ const (
 
 // sudoCache holds the one sudo password of a run, in memory only.
 type sudoCache struct {
-	mu    sync.Mutex
-	asked bool
-	pw    []byte
-	err   error
+	mu       sync.Mutex
+	asked    bool
+	pw       []byte
+	err      error
+	onSecret func(string) // told the password once known, for redaction
+}
+
+// OnSecret registers fn to hear the run's sudo password as soon as it is
+// known (at once if it already is), so every log and record can redact it.
+func (p *Pool) OnSecret(fn func(string)) {
+	s := &p.sudo
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onSecret = fn
+	if s.asked && len(s.pw) > 0 && fn != nil {
+		fn(string(s.pw))
+	}
 }
 
 func (s *sudoCache) password(ask func(string) ([]byte, error), host string) ([]byte, error) {
@@ -40,6 +55,9 @@ func (s *sudoCache) password(ask func(string) ([]byte, error), host string) ([]b
 		return nil, err // not cached: the operator may have cancelled the prompt
 	}
 	s.asked, s.pw = true, bytes.TrimRight(pw, "\r\n")
+	if s.onSecret != nil && len(s.pw) > 0 {
+		s.onSecret(string(s.pw))
+	}
 	return s.pw, nil
 }
 
@@ -60,8 +78,11 @@ func (c *Conn) IsRoot(ctx context.Context) (bool, error) {
 }
 
 // sudoWrap turns cmd into the line and stdin to run. The password is only
-// ever written to sudo's stdin; -k makes sudo read it every time, so it can
-// never reach the command instead.
+// ever written to sudo's stdin; -k makes sudo read it every time. A sudo
+// that does not ask after all (a NOPASSWD rule matching sh, say) would hand
+// the password line to the command: so a random marker line follows the
+// password, and the command runs only when the marker is the first line it
+// reads (sudoGate). Otherwise it fails, and the password was only read.
 func (c *Conn) sudoWrap(ctx context.Context, cmd Command) (line string, stdin []byte, asRoot bool, err error) {
 	if !cmd.Sudo {
 		return cmd.Line, cmd.Stdin, false, nil
@@ -80,10 +101,24 @@ func (c *Conn) sudoWrap(ctx context.Context, cmd Command) (line string, stdin []
 	if err != nil {
 		return "", nil, false, err
 	}
-	in := make([]byte, 0, len(pw)+1+len(cmd.Stdin))
-	in = append(append(append(in, pw...), '\n'), cmd.Stdin...)
-	return "sudo -k -S -p '' -- sh -c " + Quote(cmd.Line), in, true, nil
+	tok := make([]byte, 16)
+	if _, err := rand.Read(tok); err != nil {
+		return "", nil, false, err
+	}
+	marker := "aginstall-sudo-" + hex.EncodeToString(tok)
+	in := make([]byte, 0, len(pw)+len(marker)+2+len(cmd.Stdin))
+	in = append(append(append(append(append(in, pw...), '\n'), marker...), '\n'), cmd.Stdin...)
+	return "sudo -k -S -p '' -- sh -c " + Quote(sudoGate, marker, cmd.Line), in, true, nil
 }
+
+// sudoGate runs as root with $0 the marker and $1 the command. sh's read
+// takes one byte at a time from a pipe, so the command's own stdin after the
+// marker stays whole.
+const sudoGate = `IFS= read -r m && [ "$m" = "$0" ] || { echo "` + sudoGateRefused + `" >&2; exit 126; }; exec sh -c "$1"`
+
+// sudoGateRefused is what the gate says when sudo did not read the password.
+const sudoGateRefused = "aginstall: sudo ran without asking for the password (a NOPASSWD rule for sh?), so nothing was run; " +
+	"allow this user passwordless sudo for everything (then aginstall never sends a password) or remove that rule"
 
 // sudo finds out once per host how to become root. Definite answers (no
 // sudo, wrong password) are cached so a wrong password is never retried

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,4 +178,71 @@ func TestSudoCancelKills(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 2*time.Second, func() bool { return pgrep(marker) == "" })
+}
+
+// A sudo that does not ask for the password after all (a NOPASSWD rule
+// that matches sh but not `true`) must not hand the password line to the
+// command: the marker gate refuses, nothing runs, and the password was
+// handed over for redaction.
+func TestSudoNopasswdRuleNeverRunsPassword(t *testing.T) {
+	s := startSSHD(t)
+	var secrets []string
+	p := testPool(t, []Target{target(s, "h1", shnopwUser)}, Options{
+		KnownHostsFile: knownHostsFor(t, s),
+		SudoPassword:   func(string) ([]byte, error) { return []byte(shnopwPass), nil },
+	})
+	p.OnSecret(func(v string) { secrets = append(secrets, v) })
+	var lines []string
+	res, err := mustConn(t, p, "h1").Run(context.Background(), Command{Line: "sh -s", Sudo: true, Stdin: []byte("echo command-ran\n")},
+		func(l Line) { lines = append(lines, l.Text) })
+	said := string(res.Stdout) + string(res.Stderr) + strings.Join(lines, "\n")
+	t.Logf("err: %v\nsaid: %s", err, said)
+	if err == nil || strings.Contains(said, "sudo-password-ran") || strings.Contains(said, "command-ran") {
+		t.Fatalf("the command ran (or the password did): err %v, output %q", err, said)
+	}
+	if !strings.Contains(said, "NOPASSWD") {
+		t.Errorf("no explanation: %q", said)
+	}
+	if len(secrets) != 1 || secrets[0] != shnopwPass {
+		t.Errorf("password not registered for redaction: %q", secrets)
+	}
+}
+
+// A live stream through the sudo gate, as docker system dial-stdio gets it:
+// the command answers bytes sent after the password and marker lines while
+// stdin stays open (nothing waits for EOF).
+func TestSudoGateStreams(t *testing.T) {
+	p, _ := sudoPool(t, sudoUser, sudoPass)
+	c := mustConn(t, p, "h1")
+	line, stdin, _, err := c.sudoWrap(context.Background(), Command{Line: "cat", Sudo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := c.client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	in, _ := sess.StdinPipe()
+	out, _ := sess.StdoutPipe()
+	if err := sess.Start(line); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Write(append(stdin, "ping\n"...)); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 5)
+		n, _ := io.ReadFull(out, buf)
+		got <- string(buf[:n])
+	}()
+	select {
+	case s := <-got:
+		if s != "ping\n" {
+			t.Fatalf("read %q through the gate", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer through the sudo gate while stdin is open")
+	}
 }

@@ -62,6 +62,8 @@ type SourceSpec struct {
 	Repo string `yaml:"repo"`
 	Ref  string `yaml:"ref"`
 	Path string `yaml:"path"`
+	// AllowHTTP accepts a plain http:// repo (a lab, a mirror on a trusted network).
+	AllowHTTP bool `yaml:"allow_http,omitempty"`
 }
 
 // NFSSpec says how the checkout reaches the other hosts.

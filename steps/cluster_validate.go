@@ -127,9 +127,8 @@ func (c *Cluster) validate() []*InputError {
 			add(vErr(u.key, "%q %s", u.v, msg))
 		}
 	}
-	if !strings.HasPrefix(c.Source.Repo, "https://") && !strings.HasPrefix(c.Source.Repo, "http://") &&
-		!strings.HasPrefix(c.Source.Repo, "git@") && !strings.HasPrefix(c.Source.Repo, "ssh://") {
-		add(vErr("source.repo", "%q is not a git URL (https://, http://, ssh:// or git@host:path)", c.Source.Repo))
+	if why := checkRepoURL(c.Source.Repo, c.Source.AllowHTTP); why != "" {
+		add(vErr("source.repo", "%s", why))
 	}
 	if !refRe.MatchString(c.Source.Ref) || strings.HasPrefix(c.Source.Ref, "-") || strings.Contains(c.Source.Ref, "..") {
 		add(vErr("source.ref", "%q is not a valid branch, tag or commit", c.Source.Ref))

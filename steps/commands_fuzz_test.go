@@ -117,6 +117,11 @@ func faultFuzzUsable(t *testing.T, vals ...string) {
 
 func faultFuzzArgs(a ...string) []string { return a }
 
+// gitSafeArgs is gitSafe as argv (its only quotes are around the '*').
+func gitSafeArgs() []string {
+	return strings.Fields(strings.ReplaceAll(gitSafe, "'", ""))
+}
+
 // FuzzSourceCommands: the probe and every git command the source step can
 // plan, for any repo, ref and path.
 func FuzzSourceCommands(f *testing.F) {
@@ -129,7 +134,7 @@ func FuzzSourceCommands(f *testing.F) {
 		c := &Cluster{Source: SourceSpec{Repo: repo, Ref: ref, Path: path}}
 		sh.expect(t, sourceProbeCmd(c).Line, faultFuzzArgs("env", "AG_PATH="+path, "AG_REPO="+repo, "AG_REF="+ref, "sh", "-s"))
 
-		git := []string{"git", "-c", "safe.directory=*"}
+		git := gitSafeArgs()
 		gitC := append(append([]string{}, git...), "-C", path)
 		with := func(base []string, more ...string) []string { return append(append([]string{}, base...), more...) }
 		subs := with(gitC, "submodule", "update", "--init", "--recursive")
@@ -224,12 +229,13 @@ func FuzzHostProbeCommands(f *testing.F) {
 		lines = faultFuzzCapture(t, c, func(ctx context.Context, h *HostRunner) {
 			deployCurrent(ctx, h, c)
 		})
-		want = [][]string{{"cd", path}, {"git", "-c", "safe.directory=*", "rev-parse", "HEAD"},
-			{"git", "-c", "safe.directory=*", "submodule", "status", "--recursive"}, {"sha256sum"}}
+		sh.expect(t, lines[0], faultFuzzArgs("env", "AG_PATH="+path, "sh", "-s"))
+		want = [][]string{{"cd", path}, append(gitSafeArgs(), "rev-parse", "HEAD"),
+			append(gitSafeArgs(), "submodule", "status", "--recursive"), {"sha256sum"}}
 		for _, f := range deployFingerprintFiles() {
 			want = append(want, []string{"printf", "%s ", f}, []string{"echo", "absent"})
 		}
-		sh.expect(t, lines[0], want...)
+		sh.expect(t, lines[1], want...)
 	})
 }
 
@@ -255,6 +261,9 @@ type faultFuzzConn struct{ lines []string }
 
 func (c *faultFuzzConn) Run(_ context.Context, cmd remote.Command, _ func(remote.Line)) (remote.Result, error) {
 	c.lines = append(c.lines, cmd.Line)
+	if bytes.Contains(cmd.Stdin, []byte("ag_git_unsafe")) {
+		return remote.Result{Stdout: []byte("unsafe=\n")}, nil // the checkout's git config is clean
+	}
 	return remote.Result{}, nil
 }
 func (c *faultFuzzConn) ReadFile(context.Context, string, bool) ([]byte, error) {

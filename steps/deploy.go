@@ -57,8 +57,11 @@ func deployFingerprintFiles() []string {
 // commits and the files the images bake in. Only the hash is printed, never
 // a file's content or its own hash.
 func deployCurrent(ctx context.Context, h *HostRunner, c *Cluster) (deployState, error) {
+	if err := checkGitConfig(ctx, h, c); err != nil {
+		return deployState{}, err
+	}
 	// A check only reads: git must not refresh (rewrite) the index.
-	git := "GIT_OPTIONAL_LOCKS=0 git -c safe.directory='*'"
+	git := "GIT_OPTIONAL_LOCKS=0 " + gitSafe
 	line := fmt.Sprintf("cd %s && %s rev-parse HEAD && { %s submodule status --recursive; for f in %s; do printf '%%s ' \"$f\"; { sha256sum < \"$f\"; } 2>/dev/null || echo absent; done; } | sha256sum",
 		remote.Quote(c.Source.Path), git, git, remote.Quote(deployFingerprintFiles()...))
 	res, err := h.Query(ctx, "read what the checkout holds (commit, submodules, edited files)", remote.Command{Line: line, Sudo: true})

@@ -222,8 +222,8 @@ func probeSwarmPorts(ctx context.Context, env *Env, facts map[string]*Facts) []F
 	const window = "3" // seconds; both sides stop early once all is heard
 	addr := c.Swarm.AdvertiseAddress
 	if addr == "" {
-		if f := facts[c.Manager]; f.ReachableAt != "" {
-			addr = f.ReachableAt
+		if f := facts[c.Manager]; f.reach() != "" {
+			addr = f.reach()
 		} else {
 			m, _ := c.Host(c.Manager)
 			addr = m.Address
@@ -261,6 +261,10 @@ func parseFacts(out string) (f *Facts, start, end float64) {
 	for _, line := range strings.Split(out, "\n") {
 		k, v, ok := strings.Cut(line, "=")
 		if !ok {
+			continue
+		}
+		if v, ok = strictFact(k, v); !ok {
+			f.Dropped = append(f.Dropped, line)
 			continue
 		}
 		switch k {

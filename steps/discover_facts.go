@@ -31,6 +31,17 @@ type Facts struct {
 	ReachableAt  string    `json:"reachable_at,omitempty"` // the address the other hosts reach
 	Ports8043    []string  `json:"ports_taken,omitempty"`  // 80/443 listeners
 	Findings     []Finding `json:"findings,omitempty"`
+	Dropped      []string  `json:"-"` // malformed lines left out (discover_facts_strict.go)
+}
+
+// reach is ReachableAt when it is an IP address. Facts stored by an older
+// version were not parsed strictly, so every use in a file or a command
+// checks again.
+func (f *Facts) reach() string {
+	if f == nil {
+		return ""
+	}
+	return strictIP(f.ReachableAt)
 }
 
 // Severity of a preflight finding.

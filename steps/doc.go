@@ -4,12 +4,12 @@
 // The steps, in the guide's order (engine_order.go has the numbers), one file
 // each with its Check and Apply:
 //
-//	discover.go (+ preflight.go, preflight_fix.go, discover_facts.go)  hosts and preflight
+//	discover.go (+ preflight.go, preflight_fix.go, discover_facts.go, discover_facts_strict.go)  hosts and preflight
 //	docker.go     Docker install and daemon.json
 //	limits.go     limits.conf (the editor is edit.Limits)
 //	swarm.go      swarm init and join
 //	network.go    the overlay network
-//	source.go     the autograder-full-stack checkout
+//	source.go     the autograder-full-stack checkout (+ source_gitsafe.go: git as root, safely)
 //	nfs.go        NFS export and mounts
 //	labels.go     node labels (rules in steps/rules)
 //	settings.go   constants, site settings and secrets (editors in steps/edit)

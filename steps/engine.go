@@ -54,6 +54,7 @@ func (e *Env) Each(ctx context.Context, step string, hosts []string, fn func(ctx
 			defer func() { <-sem }()
 			h := e.On(step, host)
 			err := fn(ctx, h)
+			err = e.Secrets.RedactErr(err)
 			st, reason := Done, "ok"
 			if err != nil && !errors.Is(err, ErrDryRun) {
 				st, reason = Failed, err.Error()
@@ -133,7 +134,7 @@ func (en *Engine) Review(ctx context.Context) []StepReport {
 		s := en.Steps[i]
 		start := time.Now()
 		en.Env.Runner.emit(StepStarted{Step: s.ID(), Title: s.Title(), Mode: "check", Hosts: s.Hosts(en.Env.Cluster)})
-		checks := cleanChecks(s.Check(ctx, en.Env))
+		checks := cleanChecks(en.Env.Secrets.RedactChecks(s.Check(ctx, en.Env)))
 		rep := StepReport{ID: s.ID(), Title: s.Title(), Checks: checks, Status: overall(checks)}
 		if st := en.Env.State.Get(s.ID()); st != nil && st.Status == Skipped {
 			rep.Note = "skipped by the operator: " + st.SkipReason
@@ -212,7 +213,7 @@ func (en *Engine) Plan(ctx context.Context) ([]Record, error) {
 			en.Env.Runner.emit(StepFinished{Step: s.ID(), Duration: time.Since(start)})
 			continue
 		}
-		err := s.Apply(ctx, en.Env)
+		err := en.Env.Secrets.RedactErr(s.Apply(ctx, en.Env))
 		if err != nil && !errors.Is(err, ErrDryRun) {
 			errs = append(errs, fmt.Sprintf("%s: %v", s.ID(), err))
 		}
@@ -260,14 +261,14 @@ func (en *Engine) ApplyStep(ctx context.Context, s Step) error {
 		env.Runner.emit(StepFinished{Step: s.ID(), Duration: time.Since(start)})
 		return nil
 	}
-	checks := cleanChecks(s.Check(ctx, env))
+	checks := cleanChecks(env.Secrets.RedactChecks(s.Check(ctx, env)))
 	if !AllDone(checks) {
-		if err := s.Apply(ctx, env); err != nil {
+		if err := env.Secrets.RedactErr(s.Apply(ctx, env)); err != nil {
 			en.save(s.ID(), Failed, fp, checks)
 			env.Runner.emit(StepFinished{Step: s.ID(), Checks: checks, Err: err, Duration: time.Since(start)})
 			return cleanError(err)
 		}
-		checks = cleanChecks(s.Check(ctx, env))
+		checks = cleanChecks(env.Secrets.RedactChecks(s.Check(ctx, env)))
 	}
 	if !AllDone(checks) {
 		err := fmt.Errorf("step %s: applied, but its check still finds work: %s", s.ID(), describeChecks(checks))

@@ -35,6 +35,9 @@ func NewEnv(c *Cluster, pool *remote.Pool, sink Sink) (*Env, error) {
 		return nil, err
 	}
 	secrets := &Secrets{}
+	if pool != nil {
+		pool.OnSecret(secrets.Add) // the sudo password, whatever its length
+	}
 	log, err := OpenLog(c.StateDir()+"/logs", c.Name, secrets)
 	if err != nil {
 		return nil, err

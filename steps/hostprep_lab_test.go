@@ -99,7 +99,7 @@ func TestHostPrepLab(t *testing.T) {
 	}
 	for _, want := range []string{"docker|node1|sudo DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 install -y docker.io docker-compose",
 		"docker|node1|write /etc/docker/daemon.json", "docker|node3|sudo systemctl restart docker", "docker|node3|sudo usermod -aG docker agadmin",
-		"limits|node2|write /etc/security/limits.conf", "source|node1|sudo GIT_TERMINAL_PROMPT=0 git -c safe.directory='*' clone --recursive --branch master",
+		"limits|node2|write /etc/security/limits.conf", "source|node1|sudo " + gitCmd + "clone --recursive --branch master",
 		"nfs|node1|write /root/autograder-full-stack/.aginstall-shared"} {
 		found := false
 		for _, p := range planned {

@@ -47,7 +47,7 @@ if [ -d "$p" ]; then
 	echo dir=1
 	[ -d "$p/autograder-server/media_root" ] && echo media=1
 	[ -f "$p/` + sharedMarker + `" ] && echo "marker=$(head -c 200 "$p/` + sharedMarker + `")"
-	command -v git >/dev/null 2>&1 && echo "head=$(git -c safe.directory='*' -C "$p" rev-parse -q --verify HEAD 2>/dev/null)"
+	command -v git >/dev/null 2>&1 && echo "head=$(` + gitSafe + ` -C "$p" rev-parse -q --verify HEAD 2>/dev/null)"
 fi
 case $AG_NFS in
 server) pkg=nfs-kernel-server fs=nfsd re=nfsd ;;
@@ -149,8 +149,8 @@ func nfsManagerAddr(env *Env) string {
 	if c.Swarm.AdvertiseAddress != "" {
 		return c.Swarm.AdvertiseAddress
 	}
-	if f := env.State.FactsOf(c.Manager); f != nil && f.ReachableAt != "" {
-		return f.ReachableAt
+	if a := env.State.FactsOf(c.Manager).reach(); a != "" {
+		return a
 	}
 	m, _ := c.Host(c.Manager)
 	return m.Address
@@ -165,9 +165,9 @@ func nfsClientAddrs(env *Env) []string {
 	}
 	var out []string
 	for _, w := range c.Workers() {
-		if f := env.State.FactsOf(w); f != nil && f.ReachableAt != "" {
-			out = append(out, f.ReachableAt)
-		} else if h, _ := c.Host(w); h.Address != "" {
+		if a := env.State.FactsOf(w).reach(); a != "" {
+			out = append(out, a)
+		} else if h, _ := c.Host(w); factName.MatchString(h.Address) || strictIP(h.Address) != "" {
 			out = append(out, h.Address)
 		}
 	}

@@ -58,6 +58,9 @@ func Preflight(c *Cluster, facts map[string]*Facts) []Finding {
 		if f == nil {
 			continue
 		}
+		for _, line := range f.Dropped {
+			out = append(out, droppedFinding(h.Name, line))
+		}
 		byHostname[f.Hostname] = append(byHostname[f.Hostname], h.Name)
 		if sev, msg := osVerdict(f); sev != "" {
 			add(h.Name, sev, "os", msg, "use Ubuntu 20.04 or newer or Debian 11 or newer")

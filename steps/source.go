@@ -24,13 +24,14 @@ func (sourceStep) Hosts(c *Cluster) []string { return ManagerOnly(c) }
 func (sourceStep) Inputs(c *Cluster) any     { return c.Source }
 
 // gitCmd runs git as root on any checkout: the folder may belong to
-// another user (and git refuses "dubious ownership" otherwise), and no
+// another user (and git refuses "dubious ownership" otherwise), with none
+// of the checkout's own settings that run programs (source_gitsafe.go), and no
 // credential prompt may ever wait for a terminal.
-const gitCmd = "GIT_TERMINAL_PROMPT=0 git -c safe.directory='*' "
+const gitCmd = "GIT_TERMINAL_PROMPT=0 " + gitSafe + " "
 
-const sourceProbeScript = `p=$AG_PATH
+const sourceProbeScript = gitGuard + `p=$AG_PATH
 if command -v git >/dev/null 2>&1; then
-	out=$(GIT_TERMINAL_PROMPT=0 timeout 60 git ls-remote -- "$AG_REPO" "$AG_REF" "$AG_REF^{}" 2>&1)
+	out=$(cd / && GIT_TERMINAL_PROMPT=0 timeout 60 ` + gitSafe + ` ls-remote -- "$AG_REPO" "$AG_REF" "$AG_REF^{}" 2>&1)
 	echo "ls_remote_exit=$?"
 	printf '%s\n' "$out" | sed 's/^/remote=/'
 else
@@ -41,11 +42,13 @@ if [ -d "$p" ] && [ -z "$(ls -A "$p" 2>/dev/null)" ]; then echo state=empty; exi
 command -v git >/dev/null 2>&1 || { echo state=unknown; exit 0; }
 # A check is read-only: git status must not refresh (write) the index.
 GIT_OPTIONAL_LOCKS=0; export GIT_OPTIONAL_LOCKS
-g() { git -c safe.directory='*' -C "$p" "$@"; }
+g() { ` + gitSafe + ` -C "$p" "$@"; }
 top=$(g rev-parse --show-toplevel 2>/dev/null)
 if [ ! -d "$p" ] || [ "$top" != "$(cd "$p" && pwd -P)" ]; then echo state=notgit; exit 0; fi
 echo state=checkout
 echo "url=$(g config --get remote.origin.url)"
+u=$(ag_git_unsafe "$p")
+if [ -n "$u" ]; then echo "unsafe=$u"; exit 0; fi
 echo "head=$(g rev-parse -q --verify HEAD)"
 echo "branch=$(g symbolic-ref -q --short HEAD)"
 echo "local_ref=$(g rev-parse -q --verify "refs/remotes/origin/$AG_REF^{commit}" || g rev-parse -q --verify "$AG_REF^{commit}")"
@@ -58,6 +61,7 @@ g submodule foreach --recursive --quiet 'git status --porcelain --untracked-file
 type sourceState struct {
 	gitMissing bool
 	state      string // absent | empty | notgit | checkout
+	unsafe     string // a git config key that would run a program (gitGuard)
 	url        string
 	head       string
 	branch     string
@@ -81,6 +85,8 @@ func parseSource(out string) sourceState {
 			s.state = v
 		case "url":
 			s.url = v
+		case "unsafe":
+			s.unsafe = v
 		case "head":
 			s.head = v
 		case "branch":
@@ -182,8 +188,10 @@ func (s sourceStep) Check(ctx context.Context, env *Env) []HostCheck {
 			return HostCheck{Status: notDoneStatus(env, s.ID()), Reason: c.Source.Path + " holds no checkout yet", Fix: "aginstall apply clones " + c.Source.Repo}
 		case src.state == "notgit":
 			return HostCheck{Status: Todo, Reason: c.Source.Path + " exists and is not a git checkout", Fix: "move it away, or choose another source.path"}
+		case src.unsafe != "":
+			return HostCheck{Status: Drifted, Reason: unsafeGitReason(c, src.unsafe), Fix: unsafeGitFix(c, src.unsafe)}
 		case !sameRepo(src.url, c.Source.Repo):
-			return HostCheck{Status: Drifted, Reason: fmt.Sprintf("%s is a checkout of %s, not %s", c.Source.Path, src.url, c.Source.Repo),
+			return HostCheck{Status: Drifted, Reason: fmt.Sprintf("%s is a checkout of %s, not %s", c.Source.Path, redactRepoURL(src.url), c.Source.Repo),
 				Fix: "set source.repo to that URL, or move the folder away"}
 		}
 		kind, want := resolveRef(src, c.Source.Ref)
@@ -233,6 +241,14 @@ func (s sourceStep) Apply(ctx context.Context, env *Env) error {
 			return fail("check "+c.Source.Path, "", errors.New("the folder exists, is not empty and is not a git checkout"),
 				"move it away (aginstall never deletes it), or set source.path to another folder")
 		}
+		if src.unsafe != "" {
+			return fail("check "+c.Source.Path+"'s git config", "", errors.New(unsafeGitReason(c, src.unsafe)), unsafeGitFix(c, src.unsafe)+", then run aginstall apply again")
+		}
+		if src.state == "checkout" && !sameRepo(src.url, c.Source.Repo) {
+			// fetch would take code from wherever origin points now.
+			return fail("check "+c.Source.Path+"'s origin", "", fmt.Errorf("%s is a checkout of %s, not %s", c.Source.Path, redactRepoURL(src.url), c.Source.Repo),
+				"set source.repo to that URL if it is right, or move the folder away (aginstall never deletes it)")
+		}
 		kind, want := resolveRef(src, c.Source.Ref)
 		lsCmd := "git ls-remote " + remote.Quote(c.Source.Repo, c.Source.Ref)
 		if !src.gitMissing && !src.lsRemoteOK && src.state != "checkout" {
@@ -261,6 +277,16 @@ func (s sourceStep) Apply(ctx context.Context, env *Env) error {
 		}
 		return nil
 	})
+}
+
+// unsafeGitReason says which key of the checkout's git config is refused.
+func unsafeGitReason(c *Cluster, kv string) string {
+	return fmt.Sprintf("%s's git config sets %q, which makes git run a program (as root, when aginstall runs git): aginstall runs no git command in it", c.Source.Path, kv)
+}
+
+func unsafeGitFix(c *Cluster, kv string) string {
+	key, _, _ := strings.Cut(kv, "=")
+	return fmt.Sprintf("check who wrote it, then remove it (git -C %s config --unset-all %s, or the submodule's config under .git/modules)", remote.Quote(c.Source.Path), remote.Quote(key))
 }
 
 type sourceCmd struct{ purpose, line, refuse string }

@@ -48,7 +48,7 @@ func TestSourceCmds(t *testing.T) {
 		return strings.Join(l, "\n")
 	}
 	fresh := join(sourceCmds(spec, sourceState{state: "empty"}, "branch", testSHA))
-	if fresh != `GIT_TERMINAL_PROMPT=0 git -c safe.directory='*' clone --recursive --branch master -- https://github.com/eecs-autograder/autograder-full-stack.git '/srv/my ag'"'"'s'` {
+	if fresh != gitCmd+`clone --recursive --branch master -- https://github.com/eecs-autograder/autograder-full-stack.git '/srv/my ag'"'"'s'` {
 		t.Errorf("fresh clone:\n%s", fresh)
 	}
 	byCommit := join(sourceCmds(SourceSpec{Repo: spec.Repo, Ref: "0123456", Path: "/srv/ag"}, sourceState{state: "absent"}, "commit", ""))
@@ -87,7 +87,7 @@ func TestSourceCmds(t *testing.T) {
 		t.Errorf("switch to tag:\n%s", got)
 	}
 	got = join(sourceCmds(SourceSpec{Repo: spec.Repo, Ref: "dev", Path: "/srv/ag"}, moved, "branch", testSHA))
-	if !strings.Contains(got, "checkout dev && GIT_TERMINAL_PROMPT=0 git -c safe.directory='*' -C /srv/ag merge --ff-only origin/dev") {
+	if !strings.Contains(got, "checkout dev && "+gitCmd+"-C /srv/ag merge --ff-only origin/dev") {
 		t.Errorf("switch to branch:\n%s", got)
 	}
 }

@@ -44,8 +44,8 @@ func swarmAdvertise(env *Env) string {
 // reachable address, else its cluster-file address when that is an IP.
 // Docker accepts an IP or an interface name, not a DNS name.
 func swarmHostAddr(env *Env, host string) string {
-	if f := env.State.FactsOf(host); f != nil && f.ReachableAt != "" {
-		return f.ReachableAt
+	if a := env.State.FactsOf(host).reach(); a != "" {
+		return a
 	}
 	if h, ok := env.Cluster.Host(host); ok && net.ParseIP(h.Address) != nil {
 		return h.Address

@@ -24,6 +24,7 @@ docker:
   install: official   # Docker's apt repository, as the guide says
 source:
   repo: http://10.213.0.1:8080/git/autograder-full-stack.git
+  allow_http: true
   path: /home/agadmin/autograder-full-stack
 nfs:
   mode: export

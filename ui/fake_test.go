@@ -51,6 +51,7 @@ type fakeBackend struct {
 	saved    int
 	accepted []remote.HostKey
 	changed  bool // ScanHostKeys reports node3's key as changed
+	bastion  bool // the hosts are behind a bastion whose key is new
 	failOnce map[string]bool
 	applied  []string
 	skipped  map[string]string
@@ -76,7 +77,7 @@ func labCluster(path string) *steps.Cluster {
 	for i := 1; i <= 3; i++ {
 		c.Hosts = append(c.Hosts, steps.HostSpec{Name: fmt.Sprintf("node%d", i), Address: fmt.Sprintf("10.213.0.1%d", i), User: "agadmin", Port: 22})
 	}
-	c.Source.Repo = "http://10.213.0.1:8080/git/autograder-full-stack.git"
+	c.Source.Repo, c.Source.AllowHTTP = "http://10.213.0.1:8080/git/autograder-full-stack.git", true
 	return c
 }
 
@@ -141,6 +142,18 @@ func (b *fakeBackend) TestConnections(ctx context.Context, c *steps.Cluster) []s
 const fp = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"
 
 func (b *fakeBackend) ScanHostKeys(ctx context.Context, c *steps.Cluster) ([]remote.HostKey, error) {
+	var jump []remote.HostKey
+	if b.bastion {
+		// As remote.Pool does: the bastion's key alone until it is accepted.
+		jump = []remote.HostKey{{Host: "jump", Address: "10.213.0.1", Port: 22, Type: "ssh-ed25519", Fingerprint: fp, Status: remote.KeyUnknown, Bastion: true}}
+		b.mu.Lock()
+		accepted := len(b.accepted) > 0
+		b.mu.Unlock()
+		if !accepted {
+			return jump, fmt.Errorf("node1: %w", remote.ErrBastionKeyPending)
+		}
+		jump[0].Status = remote.KeyKnown
+	}
 	keys := []remote.HostKey{
 		{Host: "node1", Address: "10.213.0.11", Port: 22, Type: "ssh-ed25519", Fingerprint: fp, Status: remote.KeyUnknown},
 		{Host: "node2", Address: "10.213.0.12", Port: 22, Type: "ssh-ed25519", Fingerprint: "SHA256:7Pq0t1kJ3n8yXb0m2c9s4Ew6Lh5Za1Rv3Tq8Yp2Nd0U", Status: remote.KeyUnknown},
@@ -151,7 +164,7 @@ func (b *fakeBackend) ScanHostKeys(ctx context.Context, c *steps.Cluster) ([]rem
 		keys[2].Want = []string{"SHA256:0ldKeyq9Vx2Lw8Rt5Yp1Nc6Hd0Fs4Ga7Be2Ui9Ox3Z"}
 		keys[2].Sources = []string{"/root/.ssh/known_hosts:4"}
 	}
-	return keys, nil
+	return append(jump, keys...), nil
 }
 
 func (b *fakeBackend) AcceptHostKeys(ctx context.Context, c *steps.Cluster, keys []remote.HostKey) error {

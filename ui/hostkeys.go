@@ -36,8 +36,9 @@ type scannedMsg struct {
 }
 
 type acceptedMsg struct {
-	keys []remote.HostKey // pinned in the cluster file
-	err  error
+	keys  []remote.HostKey // pinned in the cluster file
+	err   error
+	again bool // a bastion's key was accepted: the hosts behind it are scanned now
 }
 
 func (s *hostKeysScreen) init(m *Model) tea.Cmd { return s.scan(m) }
@@ -88,6 +89,12 @@ func (s *hostKeysScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 				}
 			}
 		}
+		if msg.again {
+			// Rounds, as the CLI does: nothing went through a bastion
+			// before its key was confirmed.
+			s.scanned = false
+			return s.scan(m)
+		}
 		return m.goTo(newDiscovery())
 	case tea.KeyPressMsg:
 		if m.busy != "" {
@@ -119,9 +126,11 @@ func (s *hostKeysScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 				return nil
 			}
 			var accept []remote.HostKey
+			again := false
 			for i, k := range s.found {
 				if k.Status == remote.KeyUnknown && s.pick[i] {
 					accept = append(accept, k)
+					again = again || k.Bastion
 				}
 				if k.Status == remote.KeyUnknown && !s.pick[i] {
 					s.err = fmt.Sprintf("%s's key is not accepted: select it (space) after checking its fingerprint, or remove the host.", k.Host)
@@ -135,7 +144,7 @@ func (s *hostKeysScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 						return acceptedMsg{err: err}
 					}
 				}
-				return acceptedMsg{keys: accept}
+				return acceptedMsg{keys: accept, again: again}
 			})
 		}
 	}

@@ -55,3 +55,22 @@ func TestScreens(t *testing.T) {
 		f.key("enter").typeText("pw").key("enter", "s").wantScreen("Skip Overlay network").golden("skip")
 	}
 }
+
+// Hosts behind a new bastion: its key first, alone; once accepted the screen
+// scans again through it and shows the hosts' keys (rounds, as the CLI).
+func TestHostKeysBastionRounds(t *testing.T) {
+	f := newFlow(t, 100, 30, Options{})
+	f.be.bastion = true
+	f.key("enter", "enter").wantScreen("Host keys").wantText("jump").wantText("bastion's key is not accepted yet")
+	if strings.Contains(f.screen(), "node2") {
+		t.Fatalf("hosts behind the bastion scanned before its key was accepted:\n%s", f.screen())
+	}
+	f.key("enter").wantScreen("Host keys").wantText("node2")
+	if len(f.be.accepted) != 1 || !f.be.accepted[0].Bastion {
+		t.Fatalf("accepted %+v, want the bastion alone", f.be.accepted)
+	}
+	f.key("enter")
+	if len(f.be.accepted) != 3 || f.title() == "Host keys" {
+		t.Fatalf("second round: accepted %d keys, screen %q", len(f.be.accepted), f.title())
+	}
+}

@@ -42,7 +42,7 @@ func writeCluster(dir string, n int) (string, error) {
 		fmt.Fprintf(&b, "  - name: node%02d\n    address: 10.213.0.%d\n    port: 22\n    user: root\n    labels: %s\n", i, 10+i, l)
 	}
 	b.WriteString(`docker: {install: distro}
-source: {repo: http://10.213.0.1:8080/git/autograder-full-stack.git, ref: master, path: /root/autograder-full-stack}
+source: {repo: http://10.213.0.1:8080/git/autograder-full-stack.git, allow_http: true, ref: master, path: /root/autograder-full-stack}
 nfs: {mode: skip}
 swarm: {advertise_address: 10.213.0.11, publish_mode: host}
 site: {domain: autograder.lab.test, tls_cert: /etc/ssl/certs/autograder.cert, tls_key: /etc/ssl/private/autograder.key.pem}
