@@ -302,6 +302,7 @@ func tmuxClusterFile(lab *labtest.Lab) string {
   install: distro   # Debian's docker.io from the lab's mirror
 source:
   repo: %s
+  allow_http: true   # the lab's own git server
   ref: master
   path: /root/autograder-full-stack
 nfs:

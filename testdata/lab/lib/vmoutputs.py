@@ -93,7 +93,7 @@ else:
     docker = 'docker: {install: distro}'
 y += [
     docker,
-    'source: {repo: %s, ref: master, path: /root/autograder-full-stack}' % lab['repo_url'],
+    'source: {repo: %s, allow_http: true, ref: master, path: /root/autograder-full-stack}' % lab['repo_url'],
     'nfs: {mode: export}',
     'swarm: {advertise_address: 10.214.0.11, publish_mode: ingress}',
     'tuning: {gunicorn_workers: 2, celery_concurrency: {grader: 1, fast_grader: 1, deferred_grader: 1, rerun_grader: 1}, '
