@@ -196,3 +196,27 @@ unmount_under() {
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
   done
 }
+
+# stop_foreign_hosts: the lab is single on this machine (one bridge, netns
+# aglab-nodeK), but each checkout records only its own hosts' PIDs. Hosts
+# another checkout's up left running keep their dockerd, registry and tasks
+# alive on stale namespaces, load the machine and can make our hosts fail to
+# boot. Stop them: nspawn processes on an aglab netns whose root is not ours.
+stop_foreign_hosts() {
+  local pid root
+  local -a stopped=()
+  for pid in $(pgrep -f -- '--network-namespace-path=/run/netns/aglab-node' 2>/dev/null || true); do
+    pid_alive "$pid" systemd-nspawn || continue
+    root=$(tr '\0' '\n' </proc/"$pid"/cmdline 2>/dev/null | sed -n '/^-D$/{n;p;q}')
+    [[ -n $root && $root != "$OUT"/* ]] || continue
+    log "stopping a lab host another checkout left (pid $pid, root $root)"
+    kill -TERM "$pid" 2>/dev/null || true
+    stopped+=("$pid")
+  done
+  local deadline=$((SECONDS + 15))
+  for pid in "${stopped[@]}"; do
+    while pid_alive "$pid" systemd-nspawn && ((SECONDS < deadline)); do sleep 0.2; done
+    pid_alive "$pid" systemd-nspawn && kill -KILL "$pid" 2>/dev/null || true
+  done
+  return 0
+}

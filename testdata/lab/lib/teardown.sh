@@ -18,6 +18,7 @@ stop_pidfile() {
 teardown_lab() {
   local keep=${1:-}
   [[ -n $OUT && $OUT != / && -n $LAB_DIR ]] || die "refusing to tear down OUT='$OUT'"
+  stop_foreign_hosts
   [[ -d $OUT ]] || { teardown_net; return 0; }
   stop_hosts
   stop_pidfile http.server "$OUT/pids/http.pid"
