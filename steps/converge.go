@@ -305,10 +305,14 @@ func convergeTimeout(env *Env) time.Duration {
 	return d
 }
 
-// convergeRead lists the stack's services, all tasks and nodes.
+// convergeRead lists the stack's services (every service when stack is
+// ""), all tasks and nodes.
 func convergeRead(ctx context.Context, c *client.Client, stack string) ([]swarm.Service, []swarm.Task, []swarm.Node, error) {
-	f := make(client.Filters).Add("label", "com.docker.stack.namespace="+stack)
-	sl, err := c.ServiceList(ctx, client.ServiceListOptions{Filters: f})
+	var opts client.ServiceListOptions
+	if stack != "" {
+		opts.Filters = make(client.Filters).Add("label", "com.docker.stack.namespace="+stack)
+	}
+	sl, err := c.ServiceList(ctx, opts)
 	if err != nil {
 		return nil, nil, nil, err
 	}

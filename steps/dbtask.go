@@ -14,7 +14,7 @@ import (
 )
 
 // serviceTask is a running task of one of the stack's services and where it
-// runs: the same search as the django task's (siteFindDjango), for any service.
+// runs; siteFindDjango is this search for django.
 type serviceTask = siteDjango
 
 // findServiceTask finds the running task of <stack>_<name> through the

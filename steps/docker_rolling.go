@@ -122,19 +122,7 @@ func dockerBack(before dockerBefore, services []swarm.Service, tasks []swarm.Tas
 // dockerSwarmRead lists every service, task and node (not only the stack's:
 // the registry and its proxy must come back too).
 func dockerSwarmRead(ctx context.Context, c *client.Client) ([]swarm.Service, []swarm.Task, []swarm.Node, error) {
-	sl, err := c.ServiceList(ctx, client.ServiceListOptions{})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	tl, err := c.TaskList(ctx, client.TaskListOptions{})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	nl, err := c.NodeList(ctx, client.NodeListOptions{})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return sl.Items, tl.Items, nl.Items, nil
+	return convergeRead(ctx, c, "")
 }
 
 // dockerRollingRestart writes each node's daemon.json and restarts its

@@ -52,58 +52,7 @@ type siteDjango struct {
 // manager's API, maps its node to a cluster host, and finds the task's
 // container on that host's engine.
 func siteFindDjango(ctx context.Context, env *Env, step string) (siteDjango, error) {
-	c := env.Cluster
-	svc := c.Stack + "_django"
-	var d siteDjango
-	var node swarm.Node
-	call := fmt.Sprintf("TaskList(service=%s, desired-state=running), NodeInspect", svc)
-	err := env.On(step, c.Manager).API(ctx, "find the running django task", call, false, func(ctx context.Context, cl *client.Client) error {
-		f := make(client.Filters).Add("service", svc).Add("desired-state", "running")
-		tl, err := cl.TaskList(ctx, client.TaskListOptions{Filters: f})
-		if err != nil {
-			return err
-		}
-		for _, t := range tl.Items {
-			if t.Status.State == swarm.TaskStateRunning && t.ServiceID != "" {
-				d.TaskID = t.ID
-				nl, err := cl.NodeList(ctx, client.NodeListOptions{})
-				if err != nil {
-					return err
-				}
-				for _, n := range nl.Items {
-					if n.ID == t.NodeID {
-						node = n
-					}
-				}
-				return nil
-			}
-		}
-		return fmt.Errorf("service %s has no running task (is the stack deployed? `docker service ps %s` says why)", svc, svc)
-	})
-	if err != nil {
-		return d, err
-	}
-	d.Node = node.Description.Hostname
-	d.Host = siteHostOfNode(c, env.State, node)
-	if d.Host == "" {
-		return d, &StepError{Step: step, Host: c.Manager, Purpose: "map the django node to a host",
-			Err:  fmt.Errorf("node %s (%s) runs django but is not a host of the cluster file", node.Description.Hostname, node.Status.Addr),
-			Next: "add that server to hosts: in " + c.Path + " so aginstall can reach it over SSH, then run apply again"}
-	}
-	h := env.On(step, d.Host)
-	err = h.API(ctx, "find the django task's container", "ContainerList(label=com.docker.swarm.task.id="+d.TaskID+")", false, func(ctx context.Context, cl *client.Client) error {
-		f := make(client.Filters).Add("label", "com.docker.swarm.task.id="+d.TaskID)
-		res, err := cl.ContainerList(ctx, client.ContainerListOptions{Filters: f})
-		if err != nil {
-			return err
-		}
-		if len(res.Items) == 0 {
-			return fmt.Errorf("no container of task %s on %s", d.TaskID, d.Host)
-		}
-		d.Container = res.Items[0].ID
-		return nil
-	})
-	return d, err
+	return findServiceTask(ctx, env, step, "django")
 }
 
 // siteHostOfNode matches a swarm node to a cluster host by name, address,
