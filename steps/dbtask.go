@@ -1,7 +1,6 @@
 package steps
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -126,7 +125,7 @@ func (x streamExec) run(ctx context.Context, h *HostRunner) (stderr string, err 
 		if out == nil {
 			out = io.Discard
 		}
-		errw := &quietLines{h: h}
+		errw := quietLines(h)
 		_, err = stdcopy.StdCopy(out, errw, att.Reader)
 		errw.flush()
 		stderr = errw.all.String()
@@ -190,36 +189,8 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// quietLines keeps a stream and shows its lines, except the AGINSTALL lines
-// the scripts print for aginstall to parse (kept, not shown).
-type quietLines struct {
-	h   *HostRunner
-	buf []byte
-	all bytes.Buffer
-}
-
-func (w *quietLines) Write(p []byte) (int, error) {
-	w.all.Write(p)
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		w.show(string(w.buf[:i]))
-		w.buf = w.buf[i+1:]
-	}
-}
-
-func (w *quietLines) show(l string) {
-	if l = strings.TrimRight(l, "\r"); l != "" && !strings.HasPrefix(l, dbOutPrefix) {
-		siteOutput(w.h, "stderr", l)
-	}
-}
-
-func (w *quietLines) flush() {
-	if len(w.buf) > 0 {
-		w.show(string(w.buf))
-		w.buf = nil
-	}
+// quietLines shows a stream's lines except empty ones and the AGINSTALL
+// lines the scripts print for aginstall to parse (kept, not shown).
+func quietLines(h *HostRunner) *siteLines {
+	return &siteLines{h: h, stream: "stderr", hide: func(l string) bool { return l == "" || strings.HasPrefix(l, dbOutPrefix) }}
 }

@@ -126,10 +126,12 @@ func siteExec(ctx context.Context, h *HostRunner, purpose, call, container strin
 	return res, err
 }
 
-// siteLines turns a stream into whole lines shown as they arrive.
+// siteLines turns a stream into whole lines shown as they arrive; it keeps
+// the whole stream too. Lines hide says true of are kept but not shown.
 type siteLines struct {
 	h      *HostRunner
 	stream string
+	hide   func(line string) bool
 	buf    []byte
 	all    bytes.Buffer
 }
@@ -142,14 +144,22 @@ func (w *siteLines) Write(p []byte) (int, error) {
 		if i < 0 {
 			return len(p), nil
 		}
-		siteOutput(w.h, w.stream, strings.TrimRight(string(w.buf[:i]), "\r"))
+		w.show(string(w.buf[:i]))
 		w.buf = w.buf[i+1:]
 	}
 }
 
+func (w *siteLines) show(l string) {
+	l = strings.TrimRight(l, "\r")
+	if w.hide != nil && w.hide(l) {
+		return
+	}
+	siteOutput(w.h, w.stream, l)
+}
+
 func (w *siteLines) flush() {
 	if len(w.buf) > 0 {
-		siteOutput(w.h, w.stream, string(w.buf))
+		w.show(string(w.buf))
 		w.buf = nil
 	}
 }
