@@ -17,6 +17,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"aginstall/remote"
+	"aginstall/steps/edit"
 )
 
 // These fuzz targets take every command line the steps build from operator
@@ -295,16 +296,16 @@ func FuzzNFSFileLines(f *testing.F) {
 				t.Skip("the cluster file refuses this path")
 			}
 		}
-		fstab := fstabLine("10.0.0.1", p)
+		fstab := edit.FstabLine("10.0.0.1", p)
 		// mount(8) splits an fstab line on blanks (space, tab) only.
 		fields := strings.FieldsFunc(fstab, func(r rune) bool { return r == ' ' || r == '\t' })
 		if strings.Count(fstab, "\n") != 0 || len(fields) != 6 {
 			t.Fatalf("fstab line for %q is %q: not one line of 6 fields", p, fstab)
 		}
-		if got := fstabUnescape(fields[1]); got != p {
+		if got := edit.FstabUnescape(fields[1]); got != p {
 			t.Fatalf("fstab mount point %q reads back as %q", p, got)
 		}
-		exports := exportsLine(p, []string{"10.0.0.2"})
+		exports := edit.ExportsLine(p, []string{"10.0.0.2"})
 		if strings.ContainsAny(exports, "\n\r") {
 			t.Fatalf("source.path %q is accepted but its exports line %q is several lines", p, exports)
 		}

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"aginstall/steps/edit"
 	"strings"
 	"testing"
 )
@@ -37,7 +38,7 @@ func TestHostileFactsDropped(t *testing.T) {
 	env := testEnv(t, &fakeHosts{files: map[string]string{}})
 	env.State.SetFacts("node2", &Facts{ReachableAt: "10.0.0.12 *"})
 	env.State.SetFacts("node1", &Facts{ReachableAt: "10.0.0.11 -o rw"})
-	exports := string(editExports(nil, "/srv/ag", nfsClientAddrs(env)))
+	exports := string(edit.Exports(nil, "/srv/ag", nfsClientAddrs(env)))
 	if exports != "/srv/ag 10.0.0.12(rw,sync,no_root_squash,no_subtree_check)\n" {
 		t.Errorf("exports: %q", exports)
 	}

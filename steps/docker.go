@@ -1,12 +1,9 @@
 package steps
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"strings"
 	"sync"
@@ -15,6 +12,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"aginstall/remote"
+	"aginstall/steps/edit"
 )
 
 // dockerStep puts a Docker engine (20.10 or newer) on every host, lets the SSH
@@ -138,7 +136,7 @@ func (s dockerStep) Check(ctx context.Context, env *Env) []HostCheck {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return HostCheck{Status: Unknown, Reason: err.Error()}
 		}
-		if nw, err := mergeDaemonJSON(old); err != nil {
+		if nw, err := edit.DaemonJSON(old); err != nil {
 			return HostCheck{Status: Todo, Reason: err.Error(), Fix: "fix the JSON of " + daemonJSONPath}
 		} else if string(nw) != string(old) {
 			todo = append(todo, daemonJSONPath+" lacks the log limits (json-file, max-size 100m, max-file 5)")
@@ -226,7 +224,7 @@ func installDockerOn(ctx context.Context, c *Cluster, h *HostRunner, mode string
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	nw, err := mergeDaemonJSON(old)
+	nw, err := edit.DaemonJSON(old)
 	if err != nil {
 		return nil, &StepError{Step: "docker", Host: h.Host, Purpose: "merge log limits into " + daemonJSONPath, Err: err,
 			Next: "fix the JSON of " + daemonJSONPath + " on the host (aginstall keeps its other keys), then run again"}
@@ -435,88 +433,4 @@ func realErr(err error) bool { return err != nil && !errors.Is(err, ErrDryRun) }
 func firstLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return s
-}
-
-// mergeDaemonJSON sets json-file logging with max-size 100m and
-// max-file 5 in daemon.json, keeping every other key, their order and their
-// values; an already right file comes back unchanged (byte for byte).
-func mergeDaemonJSON(old []byte) ([]byte, error) {
-	type kv struct {
-		k string
-		v json.RawMessage
-	}
-	var items []kv
-	if len(bytes.TrimSpace(old)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(old))
-		bad := func(err error) error { return fmt.Errorf("%s is not a JSON object: %v", daemonJSONPath, err) }
-		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-			return nil, bad(fmt.Errorf("it does not start with {"))
-		}
-		for dec.More() {
-			t, err := dec.Token()
-			if err != nil {
-				return nil, bad(err)
-			}
-			var v json.RawMessage
-			if err := dec.Decode(&v); err != nil {
-				return nil, bad(err)
-			}
-			items = append(items, kv{t.(string), v})
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, bad(err)
-		}
-		if _, err := dec.Token(); err != io.EOF {
-			return nil, bad(fmt.Errorf("text after the closing }"))
-		}
-	}
-	get := func(k string) (json.RawMessage, int) {
-		for i, it := range items {
-			if it.k == k {
-				return it.v, i
-			}
-		}
-		return nil, -1
-	}
-	set := func(k string, v json.RawMessage) {
-		if _, i := get(k); i >= 0 {
-			items[i].v = v
-		} else {
-			items = append(items, kv{k, v})
-		}
-	}
-	var driver string
-	rawDriver, _ := get("log-driver")
-	_ = json.Unmarshal(rawDriver, &driver)
-	opts := map[string]any{}
-	if raw, i := get("log-opts"); i >= 0 {
-		if err := json.Unmarshal(raw, &opts); err != nil {
-			return nil, fmt.Errorf("%s: log-opts is not an object: %v", daemonJSONPath, err)
-		}
-	}
-	if driver == "json-file" && opts["max-size"] == "100m" && opts["max-file"] == "5" {
-		return old, nil
-	}
-	set("log-driver", json.RawMessage(`"json-file"`))
-	opts["max-size"], opts["max-file"] = "100m", "5"
-	o, _ := json.Marshal(opts)
-	set("log-opts", o)
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, it := range items {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, _ := json.Marshal(it.k)
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(it.v)
-	}
-	b.WriteByte('}')
-	var out bytes.Buffer
-	if err := json.Indent(&out, b.Bytes(), "", "  "); err != nil {
-		return nil, err
-	}
-	out.WriteByte('\n')
-	return out.Bytes(), nil
 }

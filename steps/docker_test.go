@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"aginstall/steps/edit"
 	"strings"
 	"testing"
 )
@@ -20,21 +21,21 @@ func TestMergeDaemonJSON(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := mergeDaemonJSON([]byte(tc.old))
+			got, err := edit.DaemonJSON([]byte(tc.old))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if string(got) != tc.want {
 				t.Fatalf("got\n%s\nwant\n%s", got, tc.want)
 			}
-			again, _ := mergeDaemonJSON(got)
+			again, _ := edit.DaemonJSON(got)
 			if string(again) != string(got) {
 				t.Fatalf("not idempotent:\n%s", again)
 			}
 		})
 	}
 	for _, bad := range []string{"[1]", "{\"a\": }", "{} x", `{"log-opts": 3}`} {
-		if _, err := mergeDaemonJSON([]byte(bad)); err == nil || !strings.Contains(err.Error(), "daemon.json") {
+		if _, err := edit.DaemonJSON([]byte(bad)); err == nil || !strings.Contains(err.Error(), "daemon.json") {
 			t.Errorf("%q: err %v", bad, err)
 		}
 	}

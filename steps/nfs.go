@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"aginstall/remote"
+	"aginstall/steps/edit"
 )
 
 // nfsStep shares the manager's checkout with every host, as the guide does
@@ -29,11 +30,9 @@ func (nfsStep) Inputs(c *Cluster) any {
 }
 
 const (
-	sharedMarker    = ".aginstall-shared"
-	exportsPath     = "/etc/exports"
-	fstabPath       = "/etc/fstab"
-	exportOptions   = "rw,sync,no_root_squash,no_subtree_check"
-	nfsMountOptions = "rw,hard,intr"
+	sharedMarker = ".aginstall-shared"
+	exportsPath  = "/etc/exports"
+	fstabPath    = "/etc/fstab"
 )
 
 // nfsProbeScript reads one host's view of the shared folder. AG_NFS
@@ -174,94 +173,6 @@ func nfsClientAddrs(env *Env) []string {
 	return out
 }
 
-// exportsLine is the one /etc/exports line for the source path.
-func exportsLine(path string, clients []string) string {
-	if strings.ContainsAny(path, " \t\"") {
-		path = `"` + path + `"`
-	}
-	var b strings.Builder
-	b.WriteString(path)
-	for _, c := range clients {
-		fmt.Fprintf(&b, " %s(%s)", c, exportOptions)
-	}
-	return b.String()
-}
-
-// fstabEscape writes a path as fstab wants it (octal escapes).
-func fstabEscape(p string) string {
-	r := strings.NewReplacer("\\", `\134`, " ", `\040`, "\t", `\011`, "\n", `\012`)
-	return r.Replace(p)
-}
-
-func fstabUnescape(p string) string {
-	r := strings.NewReplacer(`\134`, "\\", `\040`, " ", `\011`, "\t", `\012`, "\n")
-	return r.Replace(p)
-}
-
-// fstabLine is the guide's fstab line, with the manager's address.
-func fstabLine(manager, path string) string {
-	p := fstabEscape(path)
-	return fmt.Sprintf("%s:%s %s nfs %s 0 0", manager, p, p, nfsMountOptions)
-}
-
-// replaceLine keeps exactly one line for a key: the first line whose
-// key matches becomes want (unchanged bytes if it already is), later ones are
-// dropped, and want is appended when none matched. Comments and other lines
-// stay byte-identical.
-func replaceLine(old []byte, want string, key func(line string, fields []string) bool) []byte {
-	lines := strings.SplitAfter(string(old), "\n")
-	if len(lines) > 0 && lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	}
-	var out []string
-	found := false
-	for _, l := range lines {
-		f := strings.Fields(l)
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") || !key(l, f) {
-			out = append(out, l)
-			continue
-		}
-		if found {
-			continue
-		}
-		found = true
-		if strings.Join(f, " ") == want {
-			out = append(out, l)
-		} else if strings.HasSuffix(l, "\n") {
-			out = append(out, want+"\n")
-		} else {
-			out = append(out, want)
-		}
-	}
-	if !found {
-		if n := len(out); n > 0 && !strings.HasSuffix(out[n-1], "\n") {
-			out[n-1] += "\n"
-		}
-		out = append(out, want+"\n")
-	}
-	return []byte(strings.Join(out, ""))
-}
-
-// editExports sets the export line of path in /etc/exports.
-func editExports(old []byte, path string, clients []string) []byte {
-	return replaceLine(old, exportsLine(path, clients), func(l string, f []string) bool {
-		l = strings.TrimSpace(l)
-		if rest, ok := strings.CutPrefix(l, `"`); ok { // a quoted path may hold spaces
-			p, _, _ := strings.Cut(rest, `"`)
-			return p == path
-		}
-		return f[0] == path
-	})
-}
-
-// editFstab sets the mount of path in /etc/fstab; a stale line for
-// the same mount point (another server, other options) is replaced.
-func editFstab(old []byte, manager, path string) []byte {
-	return replaceLine(old, fstabLine(manager, path), func(_ string, f []string) bool {
-		return len(f) >= 2 && fstabUnescape(f[1]) == path
-	})
-}
-
 func (s nfsStep) Check(ctx context.Context, env *Env) []HostCheck {
 	c := env.Cluster
 	// The manager's probe runs beside the others' (one round trip for the
@@ -303,7 +214,7 @@ func (s nfsStep) Check(ctx context.Context, env *Env) []HostCheck {
 				switch {
 				case !in.pkgs["nfs-kernel-server"] || !in.enabled || !in.active:
 					return todo("nfs-kernel-server is not installed, enabled and running", "aginstall apply does it")
-				case string(editExports(old, c.Source.Path, nfsClientAddrs(env))) != string(old):
+				case string(edit.Exports(old, c.Source.Path, nfsClientAddrs(env))) != string(old):
 					return todo(exportsPath+" does not export "+c.Source.Path+" as wanted", "aginstall apply sets the line")
 				}
 			} else {
@@ -317,7 +228,7 @@ func (s nfsStep) Check(ctx context.Context, env *Env) []HostCheck {
 				switch {
 				case !in.pkgs["nfs-common"]:
 					return todo("nfs-common is not installed", "aginstall apply installs it")
-				case string(editFstab(old, nfsManagerAddr(env), c.Source.Path)) != string(old):
+				case string(edit.Fstab(old, nfsManagerAddr(env), c.Source.Path)) != string(old):
 					return todo(fstabPath+" lacks the mount of "+c.Source.Path, "aginstall apply sets the line")
 				case !strings.HasPrefix(in.mount, nfsManagerAddr(env)+":"):
 					return todo(c.Source.Path+" is not mounted from the manager", "aginstall apply mounts it")
@@ -444,7 +355,7 @@ func applyNFSManager(ctx context.Context, env *Env, h *HostRunner) (string, erro
 			return "", &StepError{Step: "nfs", Host: h.Host, Purpose: "export the source folder", Err: errors.New("no other host has an address to export to"),
 				Next: "add the other hosts to the cluster file, or set nfs.mode: skip"}
 		}
-		nw := editExports(old, c.Source.Path, clients)
+		nw := edit.Exports(old, c.Source.Path, clients)
 		changed, err := h.WriteFile(ctx, "export the source folder", exportsPath, old, nw,
 			remote.WriteOptions{Sudo: true, Backup: true}, fileDiff(exportsPath, old, nw))
 		if err != nil {
@@ -503,7 +414,7 @@ func applyNFSClient(ctx context.Context, env *Env, h *HostRunner) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	nw := editFstab(old, addr, c.Source.Path)
+	nw := edit.Fstab(old, addr, c.Source.Path)
 	changed, err := h.WriteFile(ctx, "mount the manager's folder at boot", fstabPath, old, nw,
 		remote.WriteOptions{Sudo: true, Backup: true}, fileDiff(fstabPath, old, nw))
 	if err != nil {

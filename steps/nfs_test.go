@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"aginstall/steps/edit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,20 +24,20 @@ func TestExportsEdit(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := string(editExports([]byte(tc.old), "/srv/ag", clients))
+			got := string(edit.Exports([]byte(tc.old), "/srv/ag", clients))
 			if got != tc.want {
 				t.Fatalf("got %q\nwant %q", got, tc.want)
 			}
-			if again := string(editExports([]byte(got), "/srv/ag", clients)); again != got {
+			if again := string(edit.Exports([]byte(got), "/srv/ag", clients)); again != got {
 				t.Fatalf("not idempotent: %q", again)
 			}
 		})
 	}
-	wide := exportsLine("/srv/my ag", []string{"*"})
+	wide := edit.ExportsLine("/srv/my ag", []string{"*"})
 	if wide != `"/srv/my ag" *(rw,sync,no_root_squash,no_subtree_check)` {
 		t.Errorf("quoted: %q", wide)
 	}
-	got := string(editExports([]byte("\"/srv/my ag\" old(ro)\n/srv/my x(ro)\n"), "/srv/my ag", []string{"*"}))
+	got := string(edit.Exports([]byte("\"/srv/my ag\" old(ro)\n/srv/my x(ro)\n"), "/srv/my ag", []string{"*"}))
 	if got != wide+"\n/srv/my x(ro)\n" {
 		t.Errorf("quoted path replaced: %q", got)
 	}
@@ -56,7 +57,7 @@ func TestFstabEdit(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := string(editFstab([]byte(tc.old), "10.0.0.11", "/srv/ag"))
+			got := string(edit.Fstab([]byte(tc.old), "10.0.0.11", "/srv/ag"))
 			if got != tc.want {
 				t.Fatalf("got %q\nwant %q", got, tc.want)
 			}
@@ -71,12 +72,12 @@ func TestFstabEdit(t *testing.T) {
 			}
 		})
 	}
-	odd := fstabLine("m", "/srv/my ag")
+	odd := edit.FstabLine("m", "/srv/my ag")
 	if odd != `m:/srv/my\040ag /srv/my\040ag nfs rw,hard,intr 0 0` {
 		t.Errorf("escaped: %q", odd)
 	}
 	stale := "m:/old /srv/my\\040ag nfs ro 0 0\n"
-	if got := string(editFstab([]byte(stale), "m", "/srv/my ag")); got != odd+"\n" {
+	if got := string(edit.Fstab([]byte(stale), "m", "/srv/my ag")); got != odd+"\n" {
 		t.Errorf("escaped stale line: %q", got)
 	}
 }

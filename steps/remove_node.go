@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"aginstall/remote"
+	"aginstall/steps/edit"
 	"aginstall/steps/rules"
 )
 
@@ -226,7 +227,7 @@ func removeFromNFS(ctx context.Context, env *Env, name string) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	nw := editExports(old, c.Source.Path, nfsClientAddrs(&restEnv))
+	nw := edit.Exports(old, c.Source.Path, nfsClientAddrs(&restEnv))
 	changed, err := mgr.WriteFile(ctx, "stop exporting the folder to "+name, exportsPath, old, nw, remote.WriteOptions{Sudo: true, Backup: true}, fileDiff(exportsPath, old, nw))
 	if err != nil {
 		return err
@@ -255,7 +256,7 @@ func dropFstabLine(old []byte, path string) []byte {
 	var out []string
 	for _, l := range lines {
 		f := strings.Fields(l)
-		if len(f) >= 2 && !strings.HasPrefix(f[0], "#") && fstabUnescape(f[1]) == path {
+		if len(f) >= 2 && !strings.HasPrefix(f[0], "#") && edit.FstabUnescape(f[1]) == path {
 			continue
 		}
 		out = append(out, l)

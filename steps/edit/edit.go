@@ -1,7 +1,8 @@
 // Package edit rewrites the few lines of an autograder-full-stack checkout
 // that a site must change before its images are built (docker-compose.yml,
 // the production nginx config, _prod.env, constants.py, constants.ts), and
-// the host files the guide edits (limits.conf).
+// the host files the guide edits (limits.conf, /etc/exports, /etc/fstab,
+// /etc/docker/daemon.json).
 //
 // Every editor is a pure function from the current bytes and the wanted
 // Settings to the new bytes and a list of Changes. Only the target lines
