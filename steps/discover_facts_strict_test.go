@@ -1,9 +1,10 @@
 package steps
 
 import (
-	"aginstall/steps/edit"
 	"strings"
 	"testing"
+
+	"aginstall/steps/edit"
 )
 
 // A worker's own output must not decide the manager's /etc/exports: a

@@ -1,9 +1,10 @@
 package steps
 
 import (
-	"aginstall/steps/edit"
 	"strings"
 	"testing"
+
+	"aginstall/steps/edit"
 )
 
 func TestMergeDaemonJSON(t *testing.T) {

@@ -1,12 +1,13 @@
 package steps
 
 import (
-	"aginstall/steps/edit"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"aginstall/steps/edit"
 )
 
 func TestExportsEdit(t *testing.T) {
