@@ -27,7 +27,8 @@ func TestReviewCleansHostText(t *testing.T) {
 	lab.Reset(t)
 	dir := t.TempDir()
 	bin := testBinary(t)
-	cluster, data := labClusterCopy(t, lab, dir)
+	// The root road's file (its identity: line), as the sudo user.
+	cluster, data := labClusterCopyOf(t, lab.ClusterFileRoot, dir)
 	data = regexp.MustCompile(`(?m)^(\s*user:) \S+$`).ReplaceAll(data, []byte("${1} "+lab.SudoUser))
 	if err := os.WriteFile(cluster, data, 0o600); err != nil {
 		t.Fatal(err)

@@ -124,7 +124,9 @@ func secretsNoneLeaked(t *testing.T, f *faultLab) {
 	// Unknown keys accepted on the command line are pinned in the cluster
 	// file, which keeps its mode, and nothing else about it changes.
 	f.writeCluster(t, f.unpinned())
-	if out, code := f.run(t, 3*time.Minute, "", "review", "--accept-new-host-keys"); code != 0 {
+	// review exits 1 when a check is not done (the bad-input phase left node3
+	// in another swarm); what this phase checks is the pinning.
+	if out, code := f.run(t, 3*time.Minute, "", "review", "--accept-new-host-keys"); code != 0 && code != 1 {
 		t.Errorf("review --accept-new-host-keys: exit %d\n%s", code, faultTail(out, 20))
 	}
 	pinned, _ := os.ReadFile(f.cluster)

@@ -186,10 +186,26 @@ var (
 // migratePending asks Django (read-only) whether migrations are unapplied.
 func migratePending(ctx context.Context, env *Env, d siteDjango, step string) (bool, error) {
 	h := env.On(step, d.Host)
-	res, err := siteExec(ctx, h, "check for unapplied migrations", "exec python3 manage.py migrate --check in container "+siteShortID(d.Container),
-		d.Container, migrateCheckCmd, nil, false, false)
-	if err != nil {
-		return false, err
+	var res siteExecResult
+	var err error
+	// Django reaches postgres by its service name: while postgres's task
+	// restarts (a rolling dockerd restart, a node back from a reboot) the name
+	// does not resolve or the server refuses. Ask again, for at most 90 s.
+	for deadline := time.Now().Add(90 * time.Second); ; {
+		res, err = siteExec(ctx, h, "check for unapplied migrations", "exec python3 manage.py migrate --check in container "+siteShortID(d.Container),
+			d.Container, migrateCheckCmd, nil, false, false)
+		if err != nil {
+			return false, err
+		}
+		if res.Exit == 0 || !strings.Contains(res.Stderr, "OperationalError") || time.Now().After(deadline) {
+			break
+		}
+		h.Progress("waiting for Django to reach postgres", 0, 0)
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(3 * time.Second):
+		}
 	}
 	switch {
 	case res.Exit == 0:
