@@ -14,11 +14,11 @@ import (
 	"aginstall/remote"
 )
 
-// labEnvAsSudoUser is the lab's cluster file with every host reached as the
-// sudo user (password sudo), the road the brief says users take.
+// labEnvAsSudoUser is the lab's root-road cluster file (its identity: line:
+// no ssh-agent here) with every host reached as the sudo user (password sudo).
 func labEnvAsSudoUser(t *testing.T, lab *labtest.Lab) *Env {
 	t.Helper()
-	data, err := os.ReadFile(lab.ClusterFile)
+	data, err := os.ReadFile(lab.ClusterFileRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
