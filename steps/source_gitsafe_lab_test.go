@@ -48,6 +48,9 @@ func labEnvAsSudoUser(t *testing.T, lab *labtest.Lab) *Env {
 func TestGitConfigNotRunByReviewLab(t *testing.T) {
 	lab := labtest.Load(t)
 	lab.Reset(t)
+	// The hostile config stays in the shared checkout, which later tests
+	// would meet on hosts that look bare (no Docker): leave fresh hosts.
+	t.Cleanup(func() { lab.Reset(t) })
 	ctx := labCtx(t)
 	env := labEnvAsSudoUser(t, lab)
 	en := &Engine{Env: env, Steps: All()}
