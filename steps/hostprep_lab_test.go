@@ -26,6 +26,13 @@ func labEnvSudo(t *testing.T, lab *labtest.Lab) *Env {
 	i := strings.Index(string(data), "- name: node3")
 	j := strings.Index(string(data[i:]), "user: root")
 	data = []byte(string(data[:i+j]) + "user: " + lab.SudoUser + string(data[i+j+len("user: root"):]))
+	return labEnvFromData(t, lab, data)
+}
+
+// labEnvFromData connects to the lab with this cluster file text, the lab's
+// sudo password given to the pool.
+func labEnvFromData(t *testing.T, lab *labtest.Lab, data []byte) *Env {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "aginstall.yaml")
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)

@@ -4,14 +4,12 @@ package steps
 
 import (
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"aginstall/internal/labtest"
-	"aginstall/remote"
 )
 
 // labEnvAsSudoUser is the lab's root-road cluster file (its identity: line:
@@ -23,23 +21,7 @@ func labEnvAsSudoUser(t *testing.T, lab *labtest.Lab) *Env {
 		t.Fatal(err)
 	}
 	data = regexp.MustCompile(`(?m)^(\s+user:) .*$`).ReplaceAll(data, []byte("${1} "+lab.SudoUser))
-	path := filepath.Join(t.TempDir(), "aginstall.yaml")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := ParseCluster(path, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := remote.NewPool(Targets(c), remote.Options{SSHConfigFile: "none", KnownHostsFile: filepath.Join(t.TempDir(), "known_hosts"),
-		SudoPassword: func(string) ([]byte, error) { return []byte(lab.SudoPassword), nil }})
-	t.Cleanup(func() { pool.Close() })
-	env, err := NewEnv(c, pool, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { env.Runner.Log.Close() })
-	return env
+	return labEnvFromData(t, lab, data)
 }
 
 // A read-only review runs git as root in the checkout; the checkout's own
