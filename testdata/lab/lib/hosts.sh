@@ -204,19 +204,24 @@ unmount_under() {
 # boot. Stop them: nspawn processes on an aglab netns whose root is not ours.
 stop_foreign_hosts() {
   local pid root
-  local -a stopped=()
+  local -a stopped=() roots=()
   for pid in $(pgrep -f -- '--network-namespace-path=/run/netns/aglab-node' 2>/dev/null || true); do
     pid_alive "$pid" systemd-nspawn || continue
     root=$(tr '\0' '\n' </proc/"$pid"/cmdline 2>/dev/null | sed -n '/^-D$/{n;p;q}')
     [[ -n $root && $root != "$OUT"/* ]] || continue
     log "stopping a lab host another checkout left (pid $pid, root $root)"
     kill -TERM "$pid" 2>/dev/null || true
-    stopped+=("$pid")
+    stopped+=("$pid"); roots+=("$root")
   done
   local deadline=$((SECONDS + 15))
   for pid in "${stopped[@]}"; do
     while pid_alive "$pid" systemd-nspawn && ((SECONDS < deadline)); do sleep 0.2; done
     pid_alive "$pid" systemd-nspawn && kill -KILL "$pid" 2>/dev/null || true
+  done
+  # Their overlay roots stay mounted otherwise, and keep that checkout's
+  # folder busy (it could not even be removed).
+  for root in "${roots[@]}"; do
+    mountpoint -q "$root" && umount -l "$root" 2>/dev/null || true
   done
   return 0
 }
