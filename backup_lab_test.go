@@ -275,11 +275,12 @@ func labRemoveNode(t *testing.T, lab *labtest.Lab, c *steps.Cluster, run func(st
 		t.Errorf("cluster file still lists node3:\n%s", data)
 	}
 	waitConverged(t, lab, c, 2*time.Minute)
-	// remove-node does not narrow the registry firewall yet: the removed
-	// host's address is still allowed, and review rightly calls that drift.
-	// The registry step's apply narrows it.
-	if out, err := run("", "apply", "--yes", "--only", "registry"); err != nil {
-		t.Fatalf("apply --only registry after remove-node: %v\n%s", err, tail(out, 30))
+	// The registry firewall no longer lets node3 in, on the hosts that stay.
+	for _, h := range []string{"node1", "node2"} {
+		rules, _ := lab.Exec(t, h, "iptables", "-w", "-S", "AGINSTALL-REGISTRY")
+		if n3 := lab.Host("node3"); strings.Contains(rules, n3.Address+"/32") {
+			t.Errorf("%s's registry firewall still lets node3 (%s) in:\n%s", h, n3.Address, rules)
+		}
 	}
 	// review of the smaller cluster: every step done.
 	out, err = run("", "review")

@@ -60,6 +60,12 @@ const registryFirewallJump = "-A DOCKER-USER -p tcp -m conntrack --ctorigdstport
 // sorted. Not every address a host has: Docker's bridges (172.17.0.1, …)
 // appear once Docker is installed, and the list would change under a review.
 func registryFirewallAllowed(env *Env) []string {
+	return registryFirewallAllowedExcept(env, "")
+}
+
+// registryFirewallAllowedExcept is registryFirewallAllowed without one host
+// (remove-node: the host is still in the cluster file while it leaves).
+func registryFirewallAllowedExcept(env *Env, skip string) []string {
 	seen := map[string]bool{}
 	add := func(s string) {
 		s = strings.TrimSpace(s)
@@ -75,6 +81,9 @@ func registryFirewallAllowed(env *Env) []string {
 	c := env.Cluster
 	add(c.Swarm.AdvertiseAddress)
 	for _, h := range c.Hosts {
+		if h.Name == skip {
+			continue
+		}
 		add(h.Address)
 		if f := env.State.FactsOf(h.Name); f != nil {
 			add(f.ReachableAt)

@@ -116,6 +116,10 @@ func TestRegistryFirewallAllowed(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("allowed %q, want %q (names, Docker's bridges and bad facts left out)", got, want)
 	}
+	// remove-node narrows the list to the hosts that stay.
+	if got, want := registryFirewallAllowedExcept(env, "node3"), want[:3]; !slices.Equal(got, want) {
+		t.Errorf("without node3: allowed %q, want %q", got, want)
+	}
 	// The script installs exactly the rules the check expects.
 	script := registryFirewallScriptText(got)
 	for _, r := range registryFirewallRules(got)[1:] {

@@ -101,7 +101,35 @@ func RemoveNode(ctx context.Context, env *Env, name string) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if err := removeFromRegistryFirewall(ctx, env, name); err != nil {
+		return nil, err
+	}
 	return nw, nil
+}
+
+// removeFromRegistryFirewall takes the host's address out of the registry
+// firewall's allow list on the hosts that stay, where the firewall is
+// installed (a cluster whose registry step never ran has none to narrow):
+// a machine that left the cluster must not pull the site's images.
+func removeFromRegistryFirewall(ctx context.Context, env *Env, name string) error {
+	allowed := registryFirewallAllowedExcept(env, name)
+	var stay []string
+	for _, h := range env.Cluster.Hosts {
+		if h.Name != name {
+			stay = append(stay, h.Name)
+		}
+	}
+	err := env.Each(ctx, RemoveNodeStepID, stay, func(ctx context.Context, h *HostRunner) error {
+		st, err := registryFirewallRead(ctx, h)
+		if err != nil || len(st.chain) == 0 {
+			return err
+		}
+		return registryFirewallApply(ctx, env, h, allowed)
+	})
+	if errors.Is(err, ErrDryRun) {
+		return nil
+	}
+	return err
 }
 
 // removeFindNode finds the host's swarm node (nil: not in the swarm).
