@@ -67,7 +67,7 @@ build_uml_kernel() {
   dir=$VM_CACHE/kernel-$key
   if [[ ! -f $dir/.complete ]]; then
     t0=$SECONDS
-    log "building the UML kernel from $(basename "$deb") into $dir (cold: ~18 min on 2 cores; log: $dir.log)"
+    log "building the UML kernel from $(basename "$deb") into $dir (cold: ~12-18 min on 2 cores; log: $dir.log)"
     rm -rf "$dir.tmp"; mkdir -p "$dir.tmp/build"
     build=$dir.tmp/build
     if ! (
