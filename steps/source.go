@@ -29,33 +29,66 @@ func (sourceStep) Inputs(c *Cluster) any     { return c.Source }
 // credential prompt may ever wait for a terminal.
 const gitCmd = "GIT_TERMINAL_PROMPT=0 " + gitSafe + " "
 
+// sourceProbeScript reads the checkout and asks the repository for the ref.
+// The ls-remote waits on the network, so it runs while the checkout is read;
+// the checkout's lines are held until it ends, so no two writers share
+// stdout. The checkout's usual state, clean with every submodule checked out
+// at its recorded commit, is read with one git status and one ls-files
+// (sourceCleanScript); anything else is read with git submodule status and
+// foreach, whose shell scripts are the slow part of a review.
 const sourceProbeScript = gitGuard + `p=$AG_PATH
 if command -v git >/dev/null 2>&1; then
-	out=$(cd / && GIT_TERMINAL_PROMPT=0 timeout 60 ` + gitSafe + ` ls-remote -- "$AG_REPO" "$AG_REF" "$AG_REF^{}" 2>&1)
-	echo "ls_remote_exit=$?"
-	printf '%s\n' "$out" | sed 's/^/remote=/'
+	(
+		out=$(cd / && GIT_TERMINAL_PROMPT=0 timeout 60 ` + gitSafe + ` ls-remote -- "$AG_REPO" "$AG_REF" "$AG_REF^{}" 2>&1)
+		echo "ls_remote_exit=$?"
+		printf '%s\n' "$out" | sed 's/^/remote=/'
+	) </dev/null &
 else
 	echo git=missing
 fi
-if [ ! -e "$p" ]; then echo state=absent; exit 0; fi
-if [ -d "$p" ] && [ -z "$(ls -A "$p" 2>/dev/null)" ]; then echo state=empty; exit 0; fi
-command -v git >/dev/null 2>&1 || { echo state=unknown; exit 0; }
+ag_checkout() {
+if [ ! -e "$p" ]; then echo state=absent; return; fi
+if [ -d "$p" ] && [ -z "$(ls -A "$p" 2>/dev/null)" ]; then echo state=empty; return; fi
+command -v git >/dev/null 2>&1 || { echo state=unknown; return; }
 # A check is read-only: git status must not refresh (write) the index.
 GIT_OPTIONAL_LOCKS=0; export GIT_OPTIONAL_LOCKS
 g() { ` + gitSafe + ` -C "$p" "$@"; }
 top=$(g rev-parse --show-toplevel 2>/dev/null)
-if [ ! -d "$p" ] || [ "$top" != "$(cd "$p" && pwd -P)" ]; then echo state=notgit; exit 0; fi
+if [ ! -d "$p" ] || [ "$top" != "$(cd "$p" && pwd -P)" ]; then echo state=notgit; return; fi
 echo state=checkout
 echo "url=$(g config --get remote.origin.url)"
 u=$(ag_git_unsafe "$p")
-if [ -n "$u" ]; then echo "unsafe=$u"; exit 0; fi
+if [ -n "$u" ]; then echo "unsafe=$u"; return; fi
 echo "head=$(g rev-parse -q --verify HEAD)"
 echo "branch=$(g symbolic-ref -q --short HEAD)"
 echo "local_ref=$(g rev-parse -q --verify "refs/remotes/origin/$AG_REF^{commit}" || g rev-parse -q --verify "$AG_REF^{commit}")"
+` + sourceCleanScript + `
 g submodule status --recursive 2>&1 | sed 's/^/sub=/'
 g status --porcelain --untracked-files=no 2>&1 | sed 's/^/changed=/'
 g submodule foreach --recursive --quiet 'git status --porcelain --untracked-files=no | sed "s|^\(..\) |\1 $displaypath/|"' 2>/dev/null | sed 's/^/changed=/'
+}
+checkout=$(ag_checkout)
+wait
+printf '%s\n' "$checkout"
 `
+
+// sourceCleanScript prints the submodules as git submodule status would
+// (" <commit> <path>": checked out at the recorded commit) and returns when
+// the checkout is clean: git status, with no submodule setting hiding one,
+// says nothing (no tracked file changed, in the checkout or a submodule, no
+// submodule at another commit, no conflict), and every submodule of the
+// index is checked out and holds none of its own. Anything else, or a path
+// git would quote, goes on to the full reading.
+const sourceCleanScript = `if st=$(g status --porcelain --untracked-files=no --ignore-submodules=none 2>/dev/null) && [ -z "$st" ] &&
+	subs=$(g ls-files --stage 2>/dev/null | grep '^160000 ' | while IFS= read -r l; do
+		sha=${l#160000 }; sha=${sha%% *}; path=${l#*"	"}
+		case $path in '"'*) exit 1 ;; esac
+		[ -e "$p/$path/.git" ] && [ ! -e "$p/$path/.gitmodules" ] || exit 1
+		printf 'sub= %s %s\n' "$sha" "$path"
+	done); then
+	[ -n "$subs" ] && printf '%s\n' "$subs"
+	return
+fi`
 
 // sourceState is what the probe says about the checkout.
 type sourceState struct {
