@@ -58,14 +58,14 @@ type dockerInfo struct {
 	osID, codename, arch string
 }
 
+// dockerProbeScript starts few processes: a review runs it on every host,
+// and one dpkg-query reads the package database once for all the packages.
 const dockerProbeScript = `u=${AG_USER:-$(id -un)}
 echo "user=$u"
-for p in docker.io docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin docker-compose-v2 docker-compose; do
-	s=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null) && case $s in ii*) echo "pkg=$p" ;; esac
-done
+dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' docker.io docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin docker-compose-v2 docker-compose 2>/dev/null |
+	sed -n 's/^ii. /pkg=/p'
 case " $(id -nG "$u" 2>/dev/null) " in *" docker "*) echo group=1 ;; esac
-[ "$(systemctl is-enabled docker 2>/dev/null)" = enabled ] && echo enabled=1
-[ "$(systemctl is-active docker 2>/dev/null)" = active ] && echo active=1
+systemctl show -p UnitFileState -p ActiveState docker 2>/dev/null | sed -n 's/^UnitFileState=enabled$/enabled=1/p; s/^ActiveState=active$/active=1/p'
 [ -d /etc/docker ] && echo etcdocker=1
 [ -e /etc/apt/keyrings/docker.asc ] && echo keyring=1
 . /etc/os-release 2>/dev/null && echo "os=$ID" && echo "codename=${UBUNTU_CODENAME:-$VERSION_CODENAME}"

@@ -1,6 +1,9 @@
 package steps
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -120,5 +123,44 @@ func TestDockerProbeQuotesUser(t *testing.T) {
 	in := parseDockerInfo("user=ag\npkg=docker.io\npkg=docker-compose\ngroup=1\nactive=1\nos=debian\ncodename=bookworm\narch=amd64\n")
 	if in.user != "ag" || !in.installed["docker.io"] || !in.inGroup || in.enabled || !in.active || in.codename != "bookworm" {
 		t.Fatalf("%+v", in)
+	}
+}
+
+// The probe's one dpkg-query and one systemctl say what one call per
+// package and per question said: stand-ins print what the real tools print.
+func TestDockerProbeScriptParses(t *testing.T) {
+	bin := t.TempDir()
+	fake := map[string]string{
+		// dpkg-query -W prints the packages it knows, in its own order, and
+		// complains on stderr about the others.
+		"dpkg-query": "printf 'ii  docker-ce\\nrc  docker.io\\nii  containerd.io\\n'; echo 'dpkg-query: no packages found matching docker-compose' >&2; exit 1",
+		"systemctl":  "printf 'ActiveState=active\\nUnitFileState=enabled\\n'",
+		"id":         "case $1 in -un) echo root ;; -nG) echo 'agadmin sudo docker' ;; esac",
+		"dpkg":       "echo amd64",
+	}
+	for name, body := range fake {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func() ([]byte, error) {
+		cmd := exec.Command("sh", "-c", dockerProbeScript)
+		cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "AG_USER=agadmin"}
+		return cmd.Output()
+	}
+	out, err := run()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	in := parseDockerInfo(string(out))
+	if in.user != "agadmin" || !in.inGroup || !in.enabled || !in.active || !in.installed["docker-ce"] || !in.installed["containerd.io"] ||
+		in.installed["docker.io"] || len(in.installed) != 2 || in.arch != "amd64" {
+		t.Fatalf("%+v\n%s", in, out)
+	}
+	fake["systemctl"] = "printf 'ActiveState=inactive\\nUnitFileState=disabled\\n'"
+	os.WriteFile(filepath.Join(bin, "systemctl"), []byte("#!/bin/sh\n"+fake["systemctl"]+"\n"), 0o755)
+	out, _ = run()
+	if in := parseDockerInfo(string(out)); in.enabled || in.active {
+		t.Fatalf("stopped service: %+v\n%s", in, out)
 	}
 }
