@@ -8,6 +8,11 @@
 # `manage.py migrate --check` answers), so a review starts Django once for
 # both questions; before the first migration the user and course cannot be
 # read, and the result says so instead of failing.
+# With "schema", it also says what the image holds that a check can read the
+# database with, without starting Django: every migration of the graph (a
+# squashed one with what it replaces), the tables and columns of the user,
+# the course and its admins, and the database the settings name (never the
+# password). aginstall keeps it for this image; the rows are read each time.
 # The values are only ever data (ORM arguments), never code. An existing
 # course is left as it is; an existing user is made a superuser (and staff)
 # if it is not one, and an admin of the course.
@@ -25,6 +30,28 @@ def aginstall_admin_main():
     from django.db import transaction
     from autograder.core.models import Course
 
+    # Nested: shell -c may run this file with separate globals and locals.
+    def aginstall_schema(User, Course):
+        from django.conf import settings
+        from django.db.migrations.loader import MigrationLoader
+
+        # No connection: the graph as a fresh database sees it, squashed
+        # migrations in place of what they replace.
+        graph = MigrationLoader(None).graph
+        db = settings.DATABASES.get('default', {})
+        admins = Course._meta.get_field('admins')
+        return {
+            'migrations': [list(k) for k in sorted(graph.nodes)],
+            'replaces': {'%s.%s' % k: [list(r) for r in graph.nodes[k].replaces]
+                         for k in sorted(graph.nodes) if getattr(graph.nodes[k], 'replaces', None)},
+            'engine': db.get('ENGINE', ''), 'host': db.get('HOST', ''), 'name': db.get('NAME', ''),
+            'user_table': User._meta.db_table, 'user_pk': User._meta.pk.column,
+            'course_table': Course._meta.db_table, 'course_pk': Course._meta.pk.column,
+            'course_name': Course._meta.get_field('name').column,
+            'admins_table': admins.remote_field.through._meta.db_table,
+            'admins_course': admins.m2m_column_name(), 'admins_user': admins.m2m_reverse_name(),
+        }
+
     req = json.loads(os.environ['AGINSTALL_ADMIN'])
     mode = req.get('mode', 'check')
     email = req['email']
@@ -40,6 +67,11 @@ def aginstall_admin_main():
         executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
         pending = bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
         out['pending_migrations'] = pending
+    if req.get('schema'):
+        try:
+            out['schema'] = aginstall_schema(User, Course)
+        except Exception as e:  # the check goes on; Django is asked next time too
+            out['schema_error'] = str(e)[:200]
     if pending and mode == 'check':
         try:
             User.objects.exists()

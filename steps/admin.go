@@ -42,6 +42,8 @@ type AdminResult struct {
 	// whether the tables are still missing (then the rest is unknown).
 	PendingMigrations *bool `json:"pending_migrations"`
 	TablesMissing     bool  `json:"tables_missing"`
+	// Asked with migrations too: what the image holds (django_rows.go).
+	Schema *djangoSchemaOut `json:"schema,omitempty"`
 }
 
 // adminDone: the user exists, is a superuser (the guide's is_superuser)
@@ -68,6 +70,7 @@ func adminExec(ctx context.Context, env *Env, d siteDjango, step, mode string, m
 		purpose = "create the superuser and course"
 	case migrations:
 		in["migrations"] = "1"
+		in["schema"] = "1"
 		purpose = "check for unapplied migrations, the superuser and course"
 	}
 	req, err := json.Marshal(in)
@@ -115,12 +118,7 @@ func (s adminStep) Check(ctx context.Context, env *Env) []HostCheck {
 	if err != nil {
 		return checksFor(hosts, Todo, "cannot reach the django task yet: "+siteFirstLine(err))
 	}
-	var r AdminResult
-	if env.review != nil {
-		r, err = env.review.djangoState(ctx, env, d, s.ID())
-	} else {
-		r, err = adminRun(ctx, env, d, s.ID(), "check")
-	}
+	r, err := djangoState(ctx, env, d, s.ID())
 	if err != nil {
 		return []HostCheck{{Host: d.Host, Status: Unknown, Reason: siteFirstLine(err)}}
 	}

@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"aginstall/assets"
@@ -78,6 +80,15 @@ func TestCreateAdminScriptWithDjango(t *testing.T) {
 	run(nil, "manage.py", "migrate", "--no-input")
 	if r := ask(both); r.PendingMigrations == nil || *r.PendingMigrations || r.TablesMissing || r.UserExists {
 		t.Fatalf("after migrating: %+v", r)
+	}
+	// What the image holds, for the checks that read the rows (django_rows.go).
+	both["schema"] = "1"
+	sc := ask(both).Schema
+	if sc == nil || !slices.ContainsFunc(sc.Migrations, func(m []string) bool { return strings.Join(m, ".") == "core.0001_initial" }) ||
+		!slices.ContainsFunc(sc.Migrations, func(m []string) bool { return m[0] == "auth" }) || sc.UserTable != "auth_user" ||
+		sc.CourseTable != "core_course" || sc.AdminsTable != "core_course_admins" || sc.AdminsCourse != "course_id" || sc.AdminsUser != "user_id" ||
+		sc.CourseName != "name" || sc.Engine != "django.db.backends.sqlite3" {
+		t.Fatalf("schema: %+v", sc)
 	}
 	admin := func(mode string) AdminResult {
 		return ask(map[string]string{"mode": mode, "email": "prof@example.edu", "course": tricky})

@@ -35,6 +35,9 @@ func findServiceTask(ctx context.Context, env *Env, step, name string) (serviceT
 				continue
 			}
 			d.TaskID = t.ID
+			if t.Spec.ContainerSpec != nil {
+				d.DBEnv = djangoDBEnvKey(t.Spec.ContainerSpec.Env)
+			}
 			nl, err := cl.NodeList(ctx, client.NodeListOptions{})
 			if err != nil {
 				return err
@@ -68,6 +71,7 @@ func findServiceTask(ctx context.Context, env *Env, step, name string) (serviceT
 			return fmt.Errorf("no container of task %s on %s", d.TaskID, d.Host)
 		}
 		d.Container = res.Items[0].ID
+		d.Image = res.Items[0].ImageID
 		return nil
 	})
 	return d, err
@@ -81,6 +85,7 @@ type streamExec struct {
 	Container     string
 	User          string // the container's user to run as ("" = the image's)
 	Cmd           []string
+	Env           []string // the command's environment (data, never code)
 	Stdin         io.Reader
 	Stdout        io.Writer
 	Mutating      bool
@@ -98,7 +103,7 @@ func (x streamExec) run(ctx context.Context, h *HostRunner) (stderr string, err 
 	defer cancel()
 	err = h.API(ctx, x.Purpose, x.Call, x.Mutating, func(ctx context.Context, cl *client.Client) error {
 		ex, err := cl.ExecCreate(ctx, x.Container, client.ExecCreateOptions{
-			User: x.User, AttachStdin: x.Stdin != nil, AttachStdout: true, AttachStderr: true, Cmd: x.Cmd})
+			User: x.User, AttachStdin: x.Stdin != nil, AttachStdout: true, AttachStderr: true, Cmd: x.Cmd, Env: x.Env})
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package steps
 
 import (
 	"context"
-	"errors"
 	"sync"
 )
 
@@ -15,16 +14,41 @@ type reviewMemo struct {
 	djangoErr  error
 }
 
-// djangoState asks Django, once per review, both the migrate step's question
+// djangoState answers, once per review, both the migrate step's question
 // (are migrations unapplied?) and the admin step's (do the superuser and
-// course exist?): each question alone is a Django start-up, about a third
-// of a second. The exec is recorded under the step that asks first.
+// course exist?): from the database's rows (django_rows.go), or else from
+// one Django start-up, about a third of a second, for both. The reads are
+// recorded under the step that asks first.
 func (m *reviewMemo) djangoState(ctx context.Context, env *Env, d siteDjango, step string) (AdminResult, error) {
 	m.djangoOnce.Do(func() {
-		m.django, m.djangoErr = adminExec(ctx, env, d, step, "check", true)
-		if m.djangoErr == nil && m.django.PendingMigrations == nil {
-			m.djangoErr = errors.New("create_admin.py did not say whether migrations are unapplied")
+		if r, ok := djangoRows(ctx, env, d, step); ok {
+			m.django = r
+			return
 		}
+		m.django, m.djangoErr = djangoAsk(ctx, env, d, step)
 	})
 	return m.django, m.djangoErr
+}
+
+// djangoState is the admin check's answer: the review's shared one, or
+// outside a review the rows, or else Django (which then says what the
+// image holds, for the next check).
+func djangoState(ctx context.Context, env *Env, d siteDjango, step string) (AdminResult, error) {
+	if env.review != nil {
+		return env.review.djangoState(ctx, env, d, step)
+	}
+	if r, ok := djangoRows(ctx, env, d, step); ok {
+		return r, nil
+	}
+	return djangoAsk(ctx, env, d, step)
+}
+
+// djangoRowsOnce is the migrate check's quick answer: the review's shared
+// one, or outside a review the rows; ok is false when Django must be asked.
+func djangoRowsOnce(ctx context.Context, env *Env, d siteDjango, step string) (AdminResult, bool) {
+	if env.review != nil {
+		r, err := env.review.djangoState(ctx, env, d, step)
+		return r, err == nil
+	}
+	return djangoRows(ctx, env, d, step)
 }

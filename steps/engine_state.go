@@ -27,6 +27,9 @@ type State struct {
 	// starts a listener on the manager and a sender on every host, the
 	// slowest part of a review, so a clean result is not probed again for a day.
 	PortProbe *time.Time `json:"port_probe_clean,omitempty"`
+	// DjangoSchema is what the running django image holds that the checks
+	// read the database with (django_rows.go): the image's, never the rows.
+	DjangoSchema *DjangoSchema `json:"django_schema,omitempty"`
 
 	path string
 	mu   sync.Mutex
@@ -153,4 +156,23 @@ func Fingerprint(v any) string {
 	data, _ := json.Marshal(v)
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:8])
+}
+
+// DjangoSchemaFor is the remembered schema of a django image, or nil when
+// none is remembered for that image and database environment.
+func (s *State) DjangoSchemaFor(image, dbEnv string) *DjangoSchema {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sc := s.DjangoSchema; sc != nil && image != "" && sc.Image == image && sc.Env == dbEnv {
+		return sc
+	}
+	return nil
+}
+
+// SetDjangoSchema remembers the schema of the running django image (one
+// image: a new one replaces it), saved with the rest of the state.
+func (s *State) SetDjangoSchema(sc *DjangoSchema) {
+	s.mu.Lock()
+	s.DjangoSchema = sc
+	s.mu.Unlock()
 }

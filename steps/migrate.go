@@ -46,6 +46,11 @@ type siteDjango struct {
 	Node      string // the swarm node's hostname
 	TaskID    string
 	Container string
+	// Image is the container's image ID (a digest of its content) and DBEnv
+	// a digest of the task's database settings (no password): together they
+	// say which remembered DjangoSchema describes this task (django_rows.go).
+	Image string
+	DBEnv string
 }
 
 // siteFindDjango finds the running task of <stack>_django through the
@@ -225,12 +230,14 @@ func (s migrateStep) Check(ctx context.Context, env *Env) []HostCheck {
 		return checksFor(hosts, Todo, "cannot reach the django task yet: "+siteFirstLine(err))
 	}
 	var pending bool
-	if env.review != nil {
-		var r AdminResult
+	if r, ok := djangoRowsOnce(ctx, env, d, s.ID()); ok {
+		pending = *r.PendingMigrations
+	} else if env.review != nil {
 		if r, err = env.review.djangoState(ctx, env, d, s.ID()); err == nil {
 			pending = *r.PendingMigrations
 		}
 	} else {
+		// Django itself, waiting while postgres restarts.
 		pending, err = migratePending(ctx, env, d, s.ID())
 	}
 	switch {
