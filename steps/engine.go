@@ -236,19 +236,50 @@ func (en *Engine) Apply(ctx context.Context) error {
 			return &ConsentError{Changes: changes}
 		}
 	}
+	// Every step's check at once first, as a review runs them (a second
+	// apply on an installed cluster is then as quick as a review). Until a
+	// step changes something, a later step's check could only say what it
+	// said here; from the first change on, each step is checked afresh.
+	pre := en.precheck(ctx)
 	for _, s := range en.Steps {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := en.ApplyStep(ctx, s); err != nil {
+		applied, err := en.applyStep(ctx, s, pre[s.ID()])
+		if err != nil {
 			return err
+		}
+		if applied {
+			pre = nil
 		}
 	}
 	return env.State.Save()
 }
 
+// precheck runs every step's check the way Review does, its events held
+// back (apply shows each step once, with these checks); a step the operator
+// skipped is left out, as apply leaves it alone.
+func (en *Engine) precheck(ctx context.Context) map[string][]HostCheck {
+	r := en.Env.Runner
+	sink := r.Sink
+	r.Sink = nil
+	defer func() { r.Sink = sink }()
+	out := map[string][]HostCheck{}
+	for _, rep := range en.Review(ctx) {
+		out[rep.ID] = rep.Checks
+	}
+	return out
+}
+
 // ApplyStep runs one step: check, apply if needed, verify.
 func (en *Engine) ApplyStep(ctx context.Context, s Step) error {
+	_, err := en.applyStep(ctx, s, nil)
+	return err
+}
+
+// applyStep is ApplyStep with the step's checks already read (nil: read
+// them now); applied says whether the step changed anything.
+func (en *Engine) applyStep(ctx context.Context, s Step, checked []HostCheck) (applied bool, err error) {
 	env := en.Env
 	start := time.Now()
 	hosts := s.Hosts(env.Cluster)
@@ -259,14 +290,18 @@ func (en *Engine) ApplyStep(ctx context.Context, s Step) error {
 	}
 	if en.skipped(s) {
 		env.Runner.emit(StepFinished{Step: s.ID(), Duration: time.Since(start)})
-		return nil
+		return false, nil
 	}
-	checks := cleanChecks(env.Secrets.RedactChecks(s.Check(ctx, env)))
+	checks := checked
+	if checks == nil {
+		checks = cleanChecks(env.Secrets.RedactChecks(s.Check(ctx, env)))
+	}
 	if !AllDone(checks) {
+		applied = true
 		if err := env.Secrets.RedactErr(s.Apply(ctx, env)); err != nil {
 			en.save(s.ID(), Failed, fp, checks)
 			env.Runner.emit(StepFinished{Step: s.ID(), Checks: checks, Err: err, Duration: time.Since(start)})
-			return cleanError(err)
+			return applied, cleanError(err)
 		}
 		checks = cleanChecks(env.Secrets.RedactChecks(s.Check(ctx, env)))
 	}
@@ -274,13 +309,13 @@ func (en *Engine) ApplyStep(ctx context.Context, s Step) error {
 		err := fmt.Errorf("step %s: applied, but its check still finds work: %s", s.ID(), describeChecks(checks))
 		en.save(s.ID(), Failed, fp, checks)
 		env.Runner.emit(StepFinished{Step: s.ID(), Checks: checks, Err: err, Duration: time.Since(start)})
-		return err
+		return applied, err
 	}
 	if err := en.save(s.ID(), Done, fp, checks); err != nil {
-		return fmt.Errorf("saving the state file: %w", err)
+		return applied, fmt.Errorf("saving the state file: %w", err)
 	}
 	env.Runner.emit(StepFinished{Step: s.ID(), Checks: checks, Duration: time.Since(start)})
-	return nil
+	return applied, nil
 }
 
 // skipped: the operator skipped the step and its inputs have not changed since.

@@ -110,3 +110,77 @@ func TestReviewOverlapsInOrder(t *testing.T) {
 		t.Errorf("at most %d checks ran at once, want %d", p.most, reviewOverlap)
 	}
 }
+
+// countStep counts its checks and applies; it is done once applied (or from
+// the start, with done set).
+type countStep struct {
+	id      string
+	mu      *sync.Mutex
+	done    map[string]bool
+	checks  map[string]int
+	applies map[string]int
+}
+
+func (s countStep) ID() string                { return s.id }
+func (s countStep) Title() string             { return s.id }
+func (s countStep) Hosts(c *Cluster) []string { return ManagerOnly(c) }
+func (s countStep) Check(ctx context.Context, env *Env) []HostCheck {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checks[s.id]++
+	if s.done[s.id] {
+		return []HostCheck{{Host: env.Cluster.Manager, Status: Done, Reason: "done"}}
+	}
+	return []HostCheck{{Host: env.Cluster.Manager, Status: Todo, Reason: "to do"}}
+}
+func (s countStep) Apply(ctx context.Context, env *Env) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.applies[s.id]++
+	s.done[s.id] = true
+	return nil
+}
+
+// Apply checks every step at once first: a second apply checks each step
+// once and shows each step once, in apply mode; from the first step that
+// changes something on, every later step is checked afresh.
+func TestApplyPrechecksThenChecksAfterAChange(t *testing.T) {
+	env := testEnv(t, &fakeHosts{files: map[string]string{}})
+	var events []string
+	env.Runner.Sink = func(e Event) {
+		switch e := e.(type) {
+		case StepStarted:
+			events = append(events, e.Mode+" "+e.Step)
+		}
+	}
+	mk := func(done ...string) ([]Step, countStep) {
+		c := countStep{mu: &sync.Mutex{}, done: map[string]bool{}, checks: map[string]int{}, applies: map[string]int{}}
+		for _, d := range done {
+			c.done[d] = true
+		}
+		var steps []Step
+		for _, id := range []string{"a", "b", "c"} {
+			s := c
+			s.id = id
+			steps = append(steps, s)
+		}
+		return steps, c
+	}
+	steps, c := mk("a", "b", "c")
+	if err := (&Engine{Env: env, Steps: steps}).Apply(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(c.checks) != "map[a:1 b:1 c:1]" || len(c.applies) != 0 || strings.Join(events, ",") != "apply a,apply b,apply c" {
+		t.Fatalf("no-op apply: checks %v applies %v events %v", c.checks, c.applies, events)
+	}
+	events = nil
+	steps, c = mk("a", "c")
+	if err := (&Engine{Env: env, Steps: steps}).Apply(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// a: the first check; b: the first, then after its apply; c: the first,
+	// then afresh after b changed something.
+	if fmt.Sprint(c.checks) != "map[a:1 b:2 c:2]" || fmt.Sprint(c.applies) != "map[b:1]" || strings.Join(events, ",") != "apply a,apply b,apply c" {
+		t.Fatalf("apply with a change: checks %v applies %v events %v", c.checks, c.applies, events)
+	}
+}
