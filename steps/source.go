@@ -32,10 +32,10 @@ const gitCmd = "GIT_TERMINAL_PROMPT=0 " + gitSafe + " "
 // sourceProbeScript reads the checkout and asks the repository for the ref.
 // The ls-remote waits on the network, so it runs while the checkout is read;
 // the checkout's lines are held until it ends, so no two writers share
-// stdout. The checkout's usual state, clean with every submodule checked out
-// at its recorded commit, is read with one git status and one ls-files
-// (sourceCleanScript); anything else is read with git submodule status and
-// foreach, whose shell scripts are the slow part of a review.
+// stdout. The checkout's usual states (clean, or with the settings step's
+// edits) are read with git status and ls-files (sourceQuickScript); anything
+// else is read with git submodule status and foreach, whose shell scripts
+// were the slow part of a review.
 const sourceProbeScript = gitGuard + `p=$AG_PATH
 if command -v git >/dev/null 2>&1; then
 	(
@@ -62,7 +62,7 @@ if [ -n "$u" ]; then echo "unsafe=$u"; return; fi
 echo "head=$(g rev-parse -q --verify HEAD)"
 echo "branch=$(g symbolic-ref -q --short HEAD)"
 echo "local_ref=$(g rev-parse -q --verify "refs/remotes/origin/$AG_REF^{commit}" || g rev-parse -q --verify "$AG_REF^{commit}")"
-` + sourceCleanScript + `
+` + sourceQuickScript + `
 g submodule status --recursive 2>&1 | sed 's/^/sub=/'
 g status --porcelain --untracked-files=no 2>&1 | sed 's/^/changed=/'
 g submodule foreach --recursive --quiet 'git status --porcelain --untracked-files=no | sed "s|^\(..\) |\1 $displaypath/|"' 2>/dev/null | sed 's/^/changed=/'
@@ -72,21 +72,47 @@ wait
 printf '%s\n' "$checkout"
 `
 
-// sourceCleanScript prints the submodules as git submodule status would
-// (" <commit> <path>": checked out at the recorded commit) and returns when
-// the checkout is clean: git status, with no submodule setting hiding one,
-// says nothing (no tracked file changed, in the checkout or a submodule, no
-// submodule at another commit, no conflict), and every submodule of the
-// index is checked out and holds none of its own. Anything else, or a path
-// git would quote, goes on to the full reading.
-const sourceCleanScript = `if st=$(g status --porcelain --untracked-files=no --ignore-submodules=none 2>/dev/null) && [ -z "$st" ] &&
-	subs=$(g ls-files --stage 2>/dev/null | grep '^160000 ' | while IFS= read -r l; do
+// sourceQuickScript reads the submodules and the changed files the way git
+// submodule status and foreach would print them, with one git status (its
+// porcelain v2 says, per submodule, whether its commit moved and whether its
+// files changed, no submodule setting hiding one) and one git status in each
+// submodule whose files changed, instead of their shell scripts. It returns
+// when it could; a submodule not checked out, one with its own submodules, a
+// conflict, a rename or a path git would quote go on to the full reading.
+// Its sub= lines carry no describe suffix, which no reader uses.
+const sourceQuickScript = `if st=$(g status --porcelain=v2 --untracked-files=no --ignore-submodules=none 2>/dev/null) &&
+	links=$(g ls-files --stage 2>/dev/null | grep '^160000 ' | while IFS= read -r l; do
 		sha=${l#160000 }; sha=${sha%% *}; path=${l#*"	"}
 		case $path in '"'*) exit 1 ;; esac
 		[ -e "$p/$path/.git" ] && [ ! -e "$p/$path/.gitmodules" ] || exit 1
-		printf 'sub= %s %s\n' "$sha" "$path"
+		printf '%s %s\n' "$sha" "$path"
+	done) &&
+	quick=$(printf '%s\n' "$st" | while IFS= read -r l; do
+		[ -n "$l" ] || continue
+		case $l in '1 '*) ;; *) exit 1 ;; esac
+		xy=${l#1 }; xy=${xy%% *}; rest=${l#1 "$xy" }; sub=${rest%% *}
+		path=$rest; for i in 1 2 3 4 5 6; do path=${path#* }; done
+		case $path in '"'*) exit 1 ;; esac
+		case $xy in ?.) xy="${xy%?} " ;; esac
+		case $xy in .?) xy=" ${xy#?}" ;; esac
+		printf 'changed=%s %s\n' "$xy" "$path"
+		case $sub in S?M?) printf 'dirty=%s\n' "$path" ;; esac
+		case $sub in SC??) printf 'moved=%s\n' "$path" ;; esac
 	done); then
-	[ -n "$subs" ] && printf '%s\n' "$subs"
+	printf '%s\n' "$links" | while read -r sha path; do
+		[ -n "$path" ] || continue
+		case "
+$quick
+" in *"
+moved=$path
+"*) printf 'sub=+%s %s\n' "$sha" "$path" ;; *) printf 'sub= %s %s\n' "$sha" "$path" ;; esac
+	done
+	printf '%s\n' "$quick" | grep '^changed='
+	printf '%s\n' "$quick" | sed -n 's/^dirty=//p' | while IFS= read -r path; do
+		` + gitSafe + ` -C "$p/$path" status --porcelain --untracked-files=no | while IFS= read -r f; do
+			printf 'changed=%s %s/%s\n' "${f%"${f#??}"}" "$path" "${f#???}"
+		done
+	done
 	return
 fi`
 

@@ -9,10 +9,11 @@ import (
 	"testing"
 )
 
-// The probe's quick reading of a clean checkout says what the full reading
-// (git submodule status and foreach) says, and every other state still gets
-// the full reading: a file changed in a submodule, a submodule at another
-// commit, one not initialised.
+// The probe's quick reading says what the full reading (git submodule status
+// and foreach) says, in every state of the checkout: clean, files edited in
+// the checkout and in a submodule (as the settings step leaves it), a
+// submodule at another commit, one not initialised (which the full reading
+// answers).
 func TestSourceProbeCleanAndChanged(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("no git")
@@ -39,16 +40,39 @@ func TestSourceProbeCleanAndChanged(t *testing.T) {
 	git(top, "commit", "-qm", "sub")
 	subSHA := git(filepath.Join(top, "lib"), "rev-parse", "HEAD")
 
-	probe := func() (sourceState, string) {
+	run := func(script string) (sourceState, string) {
 		t.Helper()
 		cmd := exec.Command("sh", "-s")
 		cmd.Env = append(os.Environ(), "AG_PATH="+top, "AG_REPO=ssh://git@127.0.0.1:1/none.git", "AG_REF=master")
-		cmd.Stdin = strings.NewReader(sourceProbeScript)
+		cmd.Stdin = strings.NewReader(script)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
 		return parseSource(string(out)), string(out)
+	}
+	full := strings.Replace(sourceProbeScript, sourceQuickScript, "", 1)
+	if full == sourceProbeScript {
+		t.Fatal("the quick reading is not in the probe")
+	}
+	// The quick and the full reading agree on what the checks use: each
+	// submodule's state and path, and the changed files in order.
+	probe := func() (sourceState, string) {
+		t.Helper()
+		src, out := run(sourceProbeScript)
+		slow, slowOut := run(full)
+		brief := func(subs []string) (b []string) {
+			for _, l := range subs {
+				if f := strings.Fields(l[1:]); len(f) >= 2 {
+					b = append(b, l[:1]+" "+f[1])
+				}
+			}
+			return b
+		}
+		if !slices.Equal(src.changed, slow.changed) || !slices.Equal(brief(src.subs), brief(slow.subs)) || src.head != slow.head {
+			t.Fatalf("quick and full readings differ:\n%s\n---\n%s", out, slowOut)
+		}
+		return src, out
 	}
 	src, out := probe()
 	if src.state != "checkout" || len(src.changed) != 0 || !slices.Equal(src.subs, []string{" " + subSHA + " lib"}) ||
@@ -60,9 +84,13 @@ func TestSourceProbeCleanAndChanged(t *testing.T) {
 	}
 
 	os.WriteFile(filepath.Join(top, "lib", "a"), []byte("changed\n"), 0o644)
+	os.WriteFile(filepath.Join(top, "a"), []byte("edited\n"), 0o644)
 	src, out = probe()
-	if !slices.Contains(src.changed, "M lib/a") || !strings.HasPrefix(src.subs[0], " "+subSHA+" lib") {
-		t.Fatalf("file changed in the submodule: %+v\n%s", src, out)
+	if !slices.Equal(src.changed, []string{"M a", "M lib", "M lib/a"}) || src.subs[0] != " "+subSHA+" lib" {
+		t.Fatalf("files changed in the checkout and the submodule: %+v\n%s", src, out)
+	}
+	if got := strings.Join(changedFiles(src), ","); got != "a,lib/a" {
+		t.Fatalf("changed files %s", got)
 	}
 	git(filepath.Join(top, "lib"), "checkout", "-q", "--", "a")
 
