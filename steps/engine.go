@@ -156,7 +156,8 @@ func (en *Engine) Review(ctx context.Context) []StepReport {
 }
 
 // reviewOverlapping runs check(i) for the steps from first on, reviewOverlap
-// at a time, in order; their events reach the sink as if one after the other.
+// at a time, the slow ones first; their events reach the sink as if one
+// after the other, in step order.
 func (en *Engine) reviewOverlapping(first int, check func(i int)) {
 	r := en.Env.Runner
 	var order []string
@@ -177,7 +178,7 @@ func (en *Engine) reviewOverlapping(first int, check func(i int)) {
 			}
 		}()
 	}
-	for i := first; i < len(en.Steps); i++ {
+	for _, i := range reviewDispatch(en.Steps, first) {
 		next <- i
 	}
 	close(next)

@@ -3,10 +3,31 @@ package steps
 import "sync"
 
 // reviewOverlap is how many steps' checks a review runs at once after
-// discovery. Checks only read, and each waits mostly on its hosts, so two
-// overlap well; more would crowd sshd's MaxSessions (10 per connection by
-// default) for little gain.
-const reviewOverlap = 2
+// discovery. Checks only read, and each waits mostly on its hosts (a docker
+// exec, git, the network), so several overlap well; each holds one or two
+// sessions per host at a time, so four stay well within sshd's MaxSessions
+// (10 per connection by default).
+const reviewOverlap = 4
+
+// reviewSlowFirst are the checks that wait longest on an installed cluster
+// (git in the checkout, the images' fingerprint, the database): a review
+// starts them first, so they do not wait behind the quick ones. The admin
+// check shares the migrate check's answer, so it keeps its place.
+var reviewSlowFirst = map[string]bool{"source": true, "deploy": true, "migrate": true}
+
+// reviewDispatch is the order a review starts the checks from first on:
+// the slow ones first, then the others, each group in step order.
+func reviewDispatch(steps []Step, first int) []int {
+	var slow, rest []int
+	for i := first; i < len(steps); i++ {
+		if reviewSlowFirst[steps[i].ID()] {
+			slow = append(slow, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	return append(slow, rest...)
+}
 
 // eventStep is the step an event belongs to.
 func eventStep(e Event) string {

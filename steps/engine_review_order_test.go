@@ -40,12 +40,12 @@ func TestOrderedSinkKeepsStepOrder(t *testing.T) {
 type overlapProbe struct {
 	mu        sync.Mutex
 	now, most int
-	two       chan struct{} // closed once two checks run together
+	two       chan struct{} // closed once reviewOverlap checks run together
 	closeTwo  sync.Once
 }
 
 // pairedCheck is a read-only step whose check waits (at most 10 s) for
-// another check to be running too, so overlap is seen, not timed.
+// reviewOverlap checks to be running, so overlap is seen, not timed.
 type pairedCheck struct {
 	id string
 	p  *overlapProbe
@@ -59,7 +59,7 @@ func (s pairedCheck) Check(ctx context.Context, env *Env) []HostCheck {
 	s.p.mu.Lock()
 	s.p.now++
 	s.p.most = max(s.p.most, s.p.now)
-	if s.p.now >= 2 {
+	if s.p.now >= reviewOverlap {
 		s.p.closeTwo.Do(func() { close(s.p.two) })
 	}
 	s.p.mu.Unlock()
@@ -71,8 +71,8 @@ func (s pairedCheck) Check(ctx context.Context, env *Env) []HostCheck {
 	return []HostCheck{{Host: env.Cluster.Manager, Status: Done, Reason: "looked"}}
 }
 
-// A review overlaps its checks, two at a time, yet its reports and events
-// are in step order.
+// A review overlaps its checks, reviewOverlap at a time, yet its reports
+// and events are in step order.
 func TestReviewOverlapsInOrder(t *testing.T) {
 	f := &fakeHosts{files: map[string]string{}}
 	env := testEnv(t, f)
@@ -91,12 +91,14 @@ func TestReviewOverlapsInOrder(t *testing.T) {
 	p := &overlapProbe{two: make(chan struct{})}
 	var ids, want []string
 	var steps []Step
-	for i := range 6 {
+	for i := range 2 * reviewOverlap {
 		id := fmt.Sprintf("s%d", i)
 		ids = append(ids, id)
 		want = append(want, "start "+id, "end "+id)
 		steps = append(steps, pairedCheck{id, p})
 	}
+	steps[len(steps)-1] = pairedCheck{"deploy", p} // a slow one: started first, reported in its place
+	ids[len(ids)-1], want[len(want)-2], want[len(want)-1] = "deploy", "start deploy", "end deploy"
 	reps := (&Engine{Env: env, Steps: steps}).Review(context.Background())
 	for i, id := range ids {
 		if reps[i].ID != id || reps[i].Status != Done {
@@ -182,5 +184,15 @@ func TestApplyPrechecksThenChecksAfterAChange(t *testing.T) {
 	// then afresh after b changed something.
 	if fmt.Sprint(c.checks) != "map[a:1 b:2 c:2]" || fmt.Sprint(c.applies) != "map[b:1]" || strings.Join(events, ",") != "apply a,apply b,apply c" {
 		t.Fatalf("apply with a change: checks %v applies %v events %v", c.checks, c.applies, events)
+	}
+}
+
+func TestReviewDispatchSlowFirst(t *testing.T) {
+	var steps []Step
+	for _, id := range []string{"discover", "docker", "source", "deploy", "admin", "migrate"} {
+		steps = append(steps, pairedCheck{id: id})
+	}
+	if got := fmt.Sprint(reviewDispatch(steps, 1)); got != "[2 3 5 1 4]" {
+		t.Fatalf("dispatch %s", got)
 	}
 }
