@@ -195,8 +195,9 @@ func TestSiteLab(t *testing.T) {
 	}
 
 	// A half-finished install: the course tables unmigrated. One review
-	// starts Django once for both the migrate and the admin question, and
-	// says what is missing instead of failing; apply repairs it.
+	// answers both the migrate and the admin question with one read (psql
+	// on the rows, the image's migrations remembered; or one Django
+	// start-up), and says what is missing instead of failing; apply repairs it.
 	siteLabInTask(t, lab, "node2", "ag-stack_django", "python3", "manage.py", "migrate", "core", "zero")
 	before = len(env.Runner.Records())
 	verdict := map[string]StepReport{}
@@ -209,14 +210,20 @@ func TestSiteLab(t *testing.T) {
 	if r := verdict["admin"]; r.Status != Todo || !strings.Contains(r.Checks[0].Reason, "tables are not there yet") {
 		t.Errorf("admin after migrate core zero: %+v", r)
 	}
-	djangoExecs := 0
+	djangoExecs, rowReads := 0, 0
 	for _, r := range env.Runner.Records()[before:] {
 		if strings.Contains(r.Command, "manage.py") {
 			djangoExecs++
 		}
+		if strings.HasPrefix(r.Command, "exec psql (read-only") {
+			rowReads++
+		}
 	}
-	if djangoExecs != 1 {
-		t.Errorf("a review started Django %d times, want once", djangoExecs)
+	if djangoExecs+rowReads != 1 {
+		t.Errorf("a review started Django %d times and read the rows %d times, want one of them once", djangoExecs, rowReads)
+	}
+	if env.State.DjangoSchema == nil || rowReads != 1 {
+		t.Errorf("the image's migrations were not remembered (schema %v), or the rows not read with psql (%d)", env.State.DjangoSchema != nil, rowReads)
 	}
 	if err := en.Apply(ctx); err != nil {
 		t.Fatalf("apply after migrate core zero: %v", err)
