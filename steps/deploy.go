@@ -60,10 +60,7 @@ func deployCurrent(ctx context.Context, h *HostRunner, c *Cluster) (deployState,
 	if err := checkGitConfig(ctx, h, c); err != nil {
 		return deployState{}, err
 	}
-	// A check only reads: git must not refresh (rewrite) the index.
-	git := "GIT_OPTIONAL_LOCKS=0 " + gitSafe
-	line := fmt.Sprintf("cd %s && %s rev-parse HEAD && { %s submodule status --recursive; for f in %s; do printf '%%s ' \"$f\"; { sha256sum < \"$f\"; } 2>/dev/null || echo absent; done; } | sha256sum",
-		remote.Quote(c.Source.Path), git, git, remote.Quote(deployFingerprintFiles()...))
+	line := deployFingerprintLine(c.Source.Path)
 	res, err := h.Query(ctx, "read what the checkout holds (commit, submodules, edited files)", remote.Command{Line: line, Sudo: true})
 	if err != nil {
 		return deployState{}, err
@@ -73,6 +70,20 @@ func deployCurrent(ctx context.Context, h *HostRunner, c *Cluster) (deployState,
 		return deployState{}, fmt.Errorf("unexpected output %q from the fingerprint command", res.Stdout)
 	}
 	return deployState{Stack: c.Stack, Commit: f[0], Fingerprint: f[1]}, nil
+}
+
+// deployFingerprintLine prints the checkout's HEAD and one hash over the
+// submodule commits and the files the images bake in.
+func deployFingerprintLine(path string) string {
+	// A check only reads: git must not refresh (rewrite) the index.
+	git := "GIT_OPTIONAL_LOCKS=0 " + gitSafe
+	// git submodule status is a shell script (git-sh-setup and several git
+	// calls) around submodule--helper status, which prints the very same
+	// lines: the helper is asked directly, the script only where there is
+	// no helper. Its lines go into the hash, so they must not change.
+	subs := fmt.Sprintf(`s=$(%s submodule--helper status --recursive 2>/dev/null) || s=$(%s submodule status --recursive); [ -z "$s" ] || printf '%%s\n' "$s"`, git, git)
+	return fmt.Sprintf("cd %s && %s rev-parse HEAD && { %s; for f in %s; do printf '%%s ' \"$f\"; { sha256sum < \"$f\"; } 2>/dev/null || echo absent; done; } | sha256sum",
+		remote.Quote(path), git, subs, remote.Quote(deployFingerprintFiles()...))
 }
 
 // deployDeployed reads the marker; a missing marker means never deployed.

@@ -1,12 +1,15 @@
 package steps
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"aginstall/remote"
 )
 
 // The probe's quick reading says what the full reading (git submodule status
@@ -108,4 +111,51 @@ func TestSourceProbeCleanAndChanged(t *testing.T) {
 	if ok, why := submodulesReady(src.subs); ok || why != "submodule not initialised: lib" {
 		t.Fatalf("submodule not initialised: %+v\n%s", src, out)
 	}
+}
+
+// The deploy step's fingerprint asks submodule--helper directly: the hash
+// must be the one git submodule status gave, or every cluster deployed
+// before would look changed and be rebuilt.
+func TestDeployFingerprintUnchanged(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	dir := t.TempDir()
+	git := func(repo string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@t", "-c", "protocol.file.allow=always", "-C", repo}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	sub, top := filepath.Join(dir, "sub"), filepath.Join(dir, "top")
+	for _, r := range []string{sub, top} {
+		os.MkdirAll(r, 0o755)
+		git(r, "init", "-q")
+		os.WriteFile(filepath.Join(r, "a"), []byte("a\n"), 0o644)
+		git(r, "add", "a")
+		git(r, "commit", "-qm", "a")
+	}
+	// What deployCurrent ran before (its hash is in every deployed marker).
+	old := func() string {
+		g := "GIT_OPTIONAL_LOCKS=0 " + gitSafe
+		return fmt.Sprintf("cd %s && %s rev-parse HEAD && { %s submodule status --recursive; for f in %s; do printf '%%s ' \"$f\"; { sha256sum < \"$f\"; } 2>/dev/null || echo absent; done; } | sha256sum",
+			remote.Quote(top), g, g, remote.Quote(deployFingerprintFiles()...))
+	}
+	same := func(what string) {
+		t.Helper()
+		a, err1 := exec.Command("sh", "-c", old()).CombinedOutput()
+		b, err2 := exec.Command("sh", "-c", deployFingerprintLine(top)).CombinedOutput()
+		if err1 != nil || err2 != nil || string(a) != string(b) {
+			t.Fatalf("%s: fingerprint changed:\n%s (%v)\n%s (%v)", what, a, err1, b, err2)
+		}
+	}
+	same("no submodules")
+	git(top, "submodule", "add", "-q", sub, "lib")
+	git(top, "commit", "-qm", "sub")
+	same("one submodule")
+	os.WriteFile(filepath.Join(top, "lib", "b"), []byte("b\n"), 0o644)
+	git(filepath.Join(top, "lib"), "add", "b")
+	git(filepath.Join(top, "lib"), "commit", "-qm", "b")
+	same("a submodule at another commit")
 }
