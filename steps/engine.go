@@ -142,26 +142,27 @@ func (en *Engine) Review(ctx context.Context) []StepReport {
 		en.Env.Runner.emit(StepFinished{Step: s.ID(), Checks: checks, Duration: time.Since(start)})
 		out[i] = rep
 	}
-	// Discovery first and alone: the other checks read the facts it records.
-	first := 0
+	// Discovery first: the other checks read the facts it records, but for
+	// those that read none (reviewWithDiscovery), which start beside it.
+	var discovered chan struct{}
 	if len(en.Steps) > 0 && en.Steps[0].ID() == "discover" {
-		check(0)
-		first = 1
+		discovered = make(chan struct{})
 	}
-	en.reviewOverlapping(first, check)
+	en.reviewOverlapping(check, discovered)
 	// What discovery learnt is kept for the UI and the next run; a review
 	// changes no host, only this local record.
 	_ = en.Env.State.Save()
 	return out
 }
 
-// reviewOverlapping runs check(i) for the steps from first on, reviewOverlap
-// at a time, the slow ones first; their events reach the sink as if one
-// after the other, in step order.
-func (en *Engine) reviewOverlapping(first int, check func(i int)) {
+// reviewOverlapping runs check(i) for every step, reviewOverlap at a time,
+// the slow ones first; their events reach the sink as if one after the
+// other, in step order. With discovered set, step 0 is discovery: it starts
+// first, and a step outside reviewWithDiscovery waits until it has ended.
+func (en *Engine) reviewOverlapping(check func(i int), discovered chan struct{}) {
 	r := en.Env.Runner
 	var order []string
-	for _, s := range en.Steps[first:] {
+	for _, s := range en.Steps {
 		order = append(order, s.ID())
 	}
 	sink := r.Sink
@@ -174,11 +175,17 @@ func (en *Engine) reviewOverlapping(first int, check func(i int)) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				if discovered != nil && i != 0 && !reviewWithDiscovery[en.Steps[i].ID()] {
+					<-discovered
+				}
 				check(i)
+				if discovered != nil && i == 0 {
+					close(discovered)
+				}
 			}
 		}()
 	}
-	for _, i := range reviewDispatch(en.Steps, first) {
+	for _, i := range reviewDispatch(en.Steps, discovered != nil) {
 		next <- i
 	}
 	close(next)

@@ -15,18 +15,27 @@ const reviewOverlap = 4
 // check shares the migrate check's answer, so it keeps its place.
 var reviewSlowFirst = map[string]bool{"source": true, "deploy": true, "migrate": true}
 
-// reviewDispatch is the order a review starts the checks from first on:
-// the slow ones first, then the others, each group in step order.
-func reviewDispatch(steps []Step, first int) []int {
-	var slow, rest []int
-	for i := first; i < len(steps); i++ {
-		if reviewSlowFirst[steps[i].ID()] {
+// reviewWithDiscovery are the checks that read no fact discovery records
+// (the checkout's git state, the stack's convergence and the images'
+// fingerprint): they start beside discovery instead of after it.
+var reviewWithDiscovery = map[string]bool{"source": true, "deploy": true}
+
+// reviewDispatch is the order a review starts the checks in: discovery
+// first (when withDiscovery, it is step 0), then the slow ones, then the
+// others, each group in step order.
+func reviewDispatch(steps []Step, withDiscovery bool) []int {
+	var head, slow, rest []int
+	for i := range steps {
+		switch {
+		case i == 0 && withDiscovery:
+			head = append(head, i)
+		case reviewSlowFirst[steps[i].ID()]:
 			slow = append(slow, i)
-		} else {
+		default:
 			rest = append(rest, i)
 		}
 	}
-	return append(slow, rest...)
+	return append(append(head, slow...), rest...)
 }
 
 // eventStep is the step an event belongs to.

@@ -192,7 +192,49 @@ func TestReviewDispatchSlowFirst(t *testing.T) {
 	for _, id := range []string{"discover", "docker", "source", "deploy", "admin", "migrate"} {
 		steps = append(steps, pairedCheck{id: id})
 	}
-	if got := fmt.Sprint(reviewDispatch(steps, 1)); got != "[2 3 5 1 4]" {
+	if got := fmt.Sprint(reviewDispatch(steps, true)); got != "[0 2 3 5 1 4]" {
 		t.Fatalf("dispatch %s", got)
+	}
+}
+
+// funcCheck is a read-only step whose check is a function.
+type funcCheck struct {
+	id string
+	fn func()
+}
+
+func (s funcCheck) ID() string                                { return s.id }
+func (s funcCheck) Title() string                             { return s.id }
+func (s funcCheck) Hosts(c *Cluster) []string                 { return ManagerOnly(c) }
+func (s funcCheck) Apply(ctx context.Context, env *Env) error { return nil }
+func (s funcCheck) Check(ctx context.Context, env *Env) []HostCheck {
+	s.fn()
+	return []HostCheck{{Host: env.Cluster.Manager, Status: Done, Reason: "looked"}}
+}
+
+// The source check reads no fact and starts beside discovery; the docker
+// check reads facts and starts only once discovery has ended.
+func TestReviewStartsSourceBesideDiscovery(t *testing.T) {
+	env := testEnv(t, &fakeHosts{files: map[string]string{}})
+	sourceStarted := make(chan struct{})
+	var mu sync.Mutex
+	discoveryEnded, overlapped, dockerAfter := false, false, false
+	steps := []Step{
+		funcCheck{"discover", func() {
+			select {
+			case <-sourceStarted:
+				overlapped = true
+			case <-time.After(10 * time.Second):
+			}
+			mu.Lock()
+			discoveryEnded = true
+			mu.Unlock()
+		}},
+		funcCheck{"docker", func() { mu.Lock(); dockerAfter = discoveryEnded; mu.Unlock() }},
+		funcCheck{"source", func() { close(sourceStarted) }},
+	}
+	reps := (&Engine{Env: env, Steps: steps}).Review(context.Background())
+	if !overlapped || !dockerAfter || len(reps) != 3 || reps[2].ID != "source" {
+		t.Fatalf("source beside discovery %v, docker after it %v, reports %+v", overlapped, dockerAfter, reps)
 	}
 }
