@@ -53,12 +53,51 @@ rows = [
     ("`aginstall review` vs `-m setup`", "10 full", "review-full10", "ssh-full10", "setup-full10"),
     ("`aginstall review` vs `-m setup`", "10 light", "review-light10", "ssh-light10", "setup-light10"),
     ("`aginstall review` vs `-m setup`", "50 light", "review-light50", "ssh-light50", "setup-light50"),
-    ("`aginstall review` vs `-m setup`, stack installed", "3 full", "review-inst3", "ssh-inst3", "setup-inst3"),
 ]
+# The installed lab at each size the run measured (3 and 5 full hosts by default).
+inst_sizes = sorted({int(m.group(1)) for f in (os.listdir(raw) if os.path.isdir(raw) else [])
+                     for m in [re.match(r"(?:review|ssh|noop|install)-inst(\d+)\.txt$", f)] if m})
+for n in inst_sizes:
+    rows.append(("`aginstall review` vs `-m setup`, stack installed", f"{n} full", f"review-inst{n}", f"ssh-inst{n}", f"setup-inst{n}"))
+for n in inst_sizes:
+    rows.append(("no-op `apply` (the second one), stack installed", f"{n} full", f"noop-inst{n}", f"ssh-inst{n}", ""))
+CRIT = ("apt_slowest", "build", "push", "converge")
+
+
+def critical(n):
+    """The install's critical path by hand at n hosts: the slowest host's apt
+    install of Docker + the image build + the push + the convergence."""
+    parts = [med(f"plain-{p}-inst{n}") for p in CRIT]
+    return sum(parts) if all(parts) else None
 for what, hosts, a, f, b in rows:
     if not (runs(a)[0] or runs(a)[1] or runs(f)[0]):
         continue
-    print(f"| {what} | {hosts} | {cell(a)} | {cell(f)} | {cell(b)} | {ratio(med(a), med(f))} | {ratio(med(a), med(b))} |")
+    print(f"| {what} | {hosts} | {cell(a)} | {cell(f)} | {cell(b) if b else '–'} | {ratio(med(a), med(f))} | {ratio(med(a), med(b)) if b else '–'} |")
+for n in inst_sizes:
+    a, c = med(f"install-inst{n}"), critical(n)
+    if a or c:
+        print(f"| install from bare hosts (`apply`) vs its critical path by hand (floor column) | {n} full | {cell(f'install-inst{n}')} | "
+              f"{f'{c:.2f} s' if c else '–'} | – | {ratio(a, c)} | – |")
+
+
+def go_dur(s):
+    """Seconds of a Go duration as apply prints it: 1m17.9s, 32.46s, 390ms."""
+    total = 0.0
+    for num, unit in re.findall(r"([0-9.]+)(h|ms|m|s|µs)", s):
+        total += float(num) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "µs": 1e-6}[unit]
+    return total
+
+
+for n in inst_sizes:
+    steps_file = os.path.join(out, f"install-steps-inst{n}.txt")
+    plain = {p: med(f"plain-{p}-inst{n}") for p in ("apt_slowest", "swarm_labels", "registry", "clone_secrets", "build", "push", "deploy", "converge")}
+    if os.path.exists(steps_file) or any(plain.values()):
+        print(f"\nThe install at {n} full hosts, by step (one run): aginstall `apply` "
+              f"{cell(f'install-inst{n}')} in all; " +
+              ", ".join(f"{l.split()[0]} {go_dur(l.split()[1]):.1f} s" for l in (open(steps_file) if os.path.exists(steps_file) else []) if len(l.split()) == 2) +
+              ". By hand on hosts as fresh, same run: " +
+              ", ".join(f"{p} {v:.1f} s" for p, v in plain.items() if v) +
+              (f" (critical path {critical(n):.1f} s: slowest apt + build + push + convergence)." if critical(n) else "."))
 
 
 def hs(name):
@@ -113,6 +152,18 @@ for name, hosts in [("review-full10", "10 full"), ("review-light50", "50 light")
 for a, f, hosts in [("review-full10", "ssh-full10", "10 full"), ("review-light10", "ssh-light10", "10 light"), ("review-light50", "ssh-light50", "50 light")]:
     if med(a) and med(f):
         target(med(a) <= 1.25 * med(f), f"review within 1.25× the OpenSSH floor at {hosts}: {med(a):.2f} s vs {med(f):.2f} s = {med(a) / med(f):.2f}×")
+for a, f, hosts in [("review-full10", "ssh-full10", "10 full"), ("review-light50", "ssh-light50", "50 light")]:
+    if med(a) and med(f):
+        target(med(a) <= 0.5 * med(f), f"fresh review at most 0.5× the OpenSSH floor at {hosts}: {med(a) / med(f):.2f}×")
+for n in inst_sizes:
+    a, f, r = med(f"review-inst{n}"), med(f"ssh-inst{n}"), med(f"noop-inst{n}")
+    if a and f:
+        target(a <= 1.25 * f, f"installed review within 1.25× the OpenSSH floor at {n} full hosts: {a:.2f} s vs {f:.2f} s = {a / f:.2f}×")
+    if r and a:
+        target(r <= 1.5 * a, f"no-op apply within 1.5× the installed review at {n} full hosts: {r:.2f} s vs {a:.2f} s = {r / a:.2f}×")
+    i, c = med(f"install-inst{n}"), critical(n)
+    if i and c:
+        target(i <= 1.3 * c, f"install at most 1.3× its critical path by hand at {n} full hosts: {i:.1f} s vs {c:.1f} s = {i / c:.2f}×")
 for a, b, hosts in [("review-full3", "setup-full3", "3 full"), ("review-full10", "setup-full10", "10 full"),
                     ("review-light10", "setup-light10", "10 light"), ("review-light50", "setup-light50", "50 light")]:
     if med(a) and med(b):
