@@ -232,7 +232,7 @@ func FuzzHostProbeCommands(f *testing.F) {
 		})
 		sh.expect(t, lines[0], faultFuzzArgs("env", "AG_PATH="+path, "sh", "-s"))
 		want = [][]string{{"cd", path}, append(gitSafeArgs(), "rev-parse", "HEAD"),
-			append(gitSafeArgs(), "submodule", "status", "--recursive"), {"sha256sum"}}
+			append(gitSafeArgs(), "submodule--helper", "status", "--recursive"), {"sha256sum"}}
 		for _, f := range deployFingerprintFiles() {
 			want = append(want, []string{"printf", "%s ", f}, []string{"echo", "absent"})
 		}
