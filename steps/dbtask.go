@@ -55,7 +55,13 @@ func findServiceTask(ctx context.Context, env *Env, step, name string) (serviceT
 		return d, err
 	}
 	d.Node = node.Description.Hostname
-	d.Host = siteHostOfNode(c, env.State, node)
+	d.Host = siteHostOfNode(c, nil, node)
+	if d.Host == "" {
+		// Not named in the cluster file: by what discovery learnt, which a
+		// review that started this check beside discovery waits for.
+		env.review.waitDiscovery(ctx)
+		d.Host = siteHostOfNode(c, env.State, node)
+	}
 	if d.Host == "" {
 		return d, &StepError{Step: step, Host: c.Manager, Purpose: "map the " + name + " node to a host",
 			Err:  fmt.Errorf("node %s (%s) runs %s but is not a host of the cluster file", node.Description.Hostname, node.Status.Addr, name),

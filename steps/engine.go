@@ -127,7 +127,8 @@ func (en *Engine) Review(ctx context.Context) []StepReport {
 		en.Env.Limit = n
 		defer func() { en.Env.Limit = old }()
 	}
-	en.Env.review = &reviewMemo{}
+	memo := &reviewMemo{}
+	en.Env.review = memo
 	defer func() { en.Env.review = nil }()
 	out := make([]StepReport, len(en.Steps))
 	check := func(i int) {
@@ -144,11 +145,10 @@ func (en *Engine) Review(ctx context.Context) []StepReport {
 	}
 	// Discovery first: the other checks read the facts it records, but for
 	// those that read none (reviewWithDiscovery), which start beside it.
-	var discovered chan struct{}
 	if len(en.Steps) > 0 && en.Steps[0].ID() == "discover" {
-		discovered = make(chan struct{})
+		memo.discovered = make(chan struct{})
 	}
-	en.reviewOverlapping(check, discovered)
+	en.reviewOverlapping(check, memo.discovered)
 	// What discovery learnt is kept for the UI and the next run; a review
 	// changes no host, only this local record.
 	_ = en.Env.State.Save()

@@ -12,6 +12,21 @@ type reviewMemo struct {
 	djangoOnce sync.Once
 	django     AdminResult
 	djangoErr  error
+	// discovered is closed when discovery's check has ended (nil: no
+	// discovery in this review); see reviewWithDiscovery.
+	discovered chan struct{}
+}
+
+// waitDiscovery waits, in a review whose discovery runs beside this check,
+// until discovery has recorded the facts; at once otherwise (m may be nil).
+func (m *reviewMemo) waitDiscovery(ctx context.Context) {
+	if m == nil || m.discovered == nil {
+		return
+	}
+	select {
+	case <-m.discovered:
+	case <-ctx.Done():
+	}
 }
 
 // djangoState answers, once per review, both the migrate step's question

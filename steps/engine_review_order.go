@@ -17,8 +17,10 @@ var reviewSlowFirst = map[string]bool{"source": true, "deploy": true, "migrate":
 
 // reviewWithDiscovery are the checks that read no fact discovery records
 // (the checkout's git state, the stack's convergence and the images'
-// fingerprint): they start beside discovery instead of after it.
-var reviewWithDiscovery = map[string]bool{"source": true, "deploy": true}
+// fingerprint), or only to place a swarm node the cluster file does not
+// name, and then wait for it (the migrate check, findServiceTask): they
+// start beside discovery instead of after it.
+var reviewWithDiscovery = map[string]bool{"source": true, "deploy": true, "migrate": true}
 
 // reviewDispatch is the order a review starts the checks in: discovery
 // first (when withDiscovery, it is step 0), then the slow ones, then the

@@ -61,13 +61,16 @@ func siteFindDjango(ctx context.Context, env *Env, step string) (siteDjango, err
 }
 
 // siteHostOfNode matches a swarm node to a cluster host by name, address,
-// or what discovery learnt (hostname, addresses).
+// or (st not nil) what discovery learnt (hostname, addresses).
 func siteHostOfNode(c *Cluster, st *State, n swarm.Node) string {
 	name, addr := n.Description.Hostname, n.Status.Addr
 	for _, h := range c.Hosts {
 		if h.Name == name || (addr != "" && h.Address == addr) {
 			return h.Name
 		}
+	}
+	if st == nil {
+		return ""
 	}
 	for _, h := range c.Hosts {
 		if f := st.FactsOf(h.Name); f != nil {
