@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"aginstall/assets"
 )
@@ -87,6 +88,26 @@ func adminExec(ctx context.Context, env *Env, d siteDjango, step, mode string, m
 	return adminParse(res.Stdout)
 }
 
+// adminRunReachable runs the script in check mode, asking again (every 3 s,
+// 90 s at most) while Django cannot reach postgres: the checks before it
+// read the database from the postgres task itself (django_rows.go), so right
+// after a rolling dockerd restart Django may be the first to need postgres's
+// name, which resolves only once the swarm's DNS is back.
+func adminRunReachable(ctx context.Context, env *Env, d siteDjango, step string) (AdminResult, error) {
+	for deadline := time.Now().Add(90 * time.Second); ; {
+		r, err := adminRun(ctx, env, d, step, "check")
+		if err == nil || !strings.Contains(err.Error(), "OperationalError") || time.Now().After(deadline) {
+			return r, err
+		}
+		env.On(step, d.Host).Progress("waiting for Django to reach postgres", 0, 0)
+		select {
+		case <-ctx.Done():
+			return r, ctx.Err()
+		case <-time.After(3 * time.Second):
+		}
+	}
+}
+
 // adminParse finds the script's result line among whatever Django printed.
 func adminParse(stdout string) (AdminResult, error) {
 	lines := strings.Split(stdout, "\n")
@@ -161,7 +182,7 @@ func (s adminStep) Apply(ctx context.Context, env *Env) error {
 		}
 		return err
 	}
-	r, err := adminRun(ctx, env, d, s.ID(), "check")
+	r, err := adminRunReachable(ctx, env, d, s.ID())
 	if err != nil || r.adminDone() {
 		return err
 	}
