@@ -43,7 +43,7 @@ def ratio(a, b):
 
 
 print(f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on "
-      f"{os.cpu_count()} cores; medians of {max(len(runs(n)[0]) for n in ('ssh-full10', 'ssh-light50', 'ssh-inst3'))} runs.\n")
+      f"{os.cpu_count()} cores; medians of {max(len(runs(n)[0]) for n in ['ssh-full10', 'ssh-light50'] + [f[:-4] for f in (os.listdir(raw) if os.path.isdir(raw) else []) if re.match(r'ssh-inst[0-9]+[.]txt$', f)])} runs.\n")
 print("| what | hosts | aginstall | OpenSSH floor | Ansible | aginstall / floor | aginstall / Ansible |")
 print("| --- | --- | --- | --- | --- | --- | --- |")
 rows = [
@@ -93,7 +93,7 @@ for n in inst_sizes:
     plain = {p: med(f"plain-{p}-inst{n}") for p in ("apt_slowest", "swarm_labels", "registry", "clone_secrets", "build", "push", "deploy", "converge")}
     if os.path.exists(steps_file) or any(plain.values()):
         print(f"\nThe install at {n} full hosts, by step (one run): aginstall `apply` "
-              f"{cell(f'install-inst{n}')} in all; " +
+              f"{cell(f'install-inst{n}')} in all (every check runs first, together; a step's time is its apply and re-check); " +
               ", ".join(f"{l.split()[0]} {go_dur(l.split()[1]):.1f} s" for l in (open(steps_file) if os.path.exists(steps_file) else []) if len(l.split()) == 2) +
               ". By hand on hosts as fresh, same run: " +
               ", ".join(f"{p} {v:.1f} s" for p, v in plain.items() if v) +
