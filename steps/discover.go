@@ -117,22 +117,24 @@ func Discover(ctx context.Context, env *Env) ([]Finding, error) {
 	c := env.Cluster
 	var mu sync.Mutex
 	facts := map[string]*Facts{}
-	offsets := map[string]float64{}
+	offsets, delays := map[string]float64{}, map[string]float64{}
 	err := env.Each(ctx, "discover", c.HostNames(), func(ctx context.Context, h *HostRunner) error {
-		f, off, err := gatherFacts(ctx, c, h)
+		f, off, delay, err := gatherFacts(ctx, c, h)
 		if err != nil {
 			return err
 		}
 		mu.Lock()
-		facts[h.Host], offsets[h.Host] = f, off
+		facts[h.Host], offsets[h.Host], delays[h.Host] = f, off, delay
 		mu.Unlock()
 		return nil
 	})
-	// Clock offsets are measured against this machine; report them against the manager.
+	// Clock offsets are measured against this machine; report them against
+	// the manager, with both measurements' error.
 	base, haveBase := offsets[c.Manager]
 	for h, f := range facts {
-		if haveBase {
+		if haveBase && h != c.Manager {
 			f.ClockOffset = math.Round((offsets[h]-base)*1000) / 1000
+			f.ClockError = math.Round((delays[h]+delays[c.Manager])*1000) / 1000
 		}
 	}
 	nameListeners(ctx, env, facts)
@@ -160,8 +162,9 @@ func Discover(ctx context.Context, env *Env) ([]Finding, error) {
 
 // gatherFacts runs the discovery script on one host and returns its facts
 // and its clock offset against this machine (NTP-style: the script's own run
-// time is taken out of the round trip, half the rest is the one-way delay).
-func gatherFacts(ctx context.Context, c *Cluster, h *HostRunner) (*Facts, float64, error) {
+// time is taken out of the round trip, half the rest is the one-way delay),
+// with that half, which bounds the offset's error.
+func gatherFacts(ctx context.Context, c *Cluster, h *HostRunner) (*Facts, float64, float64, error) {
 	peer := c.Swarm.AdvertiseAddress
 	if m, ok := c.Host(c.Manager); ok && peer == "" {
 		peer = m.Address
@@ -179,7 +182,7 @@ func gatherFacts(ctx context.Context, c *Cluster, h *HostRunner) (*Facts, float6
 	res, err := h.Query(ctx, "gather facts (read-only)", remote.Command{Line: line, Stdin: []byte(assets.DiscoverScript)})
 	t1 := time.Now()
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	f, start, end := parseFacts(string(res.Stdout))
 	if f.DockerAccess == "none" && f.Sudo == "password" && strings.Contains(string(res.Stdout), "docker_sock=1") {
@@ -198,12 +201,12 @@ func gatherFacts(ctx context.Context, c *Cluster, h *HostRunner) (*Facts, float6
 			return nil
 		})
 	}
-	off := 0.0
+	off, delay := 0.0, 0.0
 	if start > 0 && end >= start {
-		delay := (t1.Sub(t0).Seconds() - (end - start)) / 2
+		delay = max(0, (t1.Sub(t0).Seconds()-(end-start))/2)
 		off = start - (float64(t0.UnixNano())/1e9 + delay)
 	}
-	return f, off, nil
+	return f, off, delay, nil
 }
 
 // probeSwarmPorts runs a listener on the manager for a few seconds while

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,9 +70,17 @@ func Preflight(c *Cluster, facts map[string]*Facts) []Finding {
 			add(h.Name, Blocker, "sudo", "the SSH user is not root and cannot use sudo",
 				"add the user to the sudo group (usermod -aG sudo USER) or connect as root")
 		}
-		if skew := f.ClockOffset; skew > maxClockSkew || skew < -maxClockSkew {
-			add(h.Name, Blocker, "clock", fmt.Sprintf("the clock is %+.1f s off the manager's (more than %.0f s): swarm certificates and raft need agreeing clocks", skew, maxClockSkew),
-				"enable time sync on every host (timedatectl set-ntp true, or chrony)")
+		if skew := f.ClockOffset; math.Abs(skew) > maxClockSkew {
+			// Blocked only when the skew is beyond doubt: a loaded host or a
+			// slow link makes the measurement loose, and a false block is a
+			// dead end the operator cannot fix.
+			if math.Abs(skew)-f.ClockError > maxClockSkew {
+				add(h.Name, Blocker, "clock", fmt.Sprintf("the clock is %+.1f s off the manager's (more than %.0f s): swarm certificates and raft need agreeing clocks", skew, maxClockSkew),
+					"enable time sync on every host (timedatectl set-ntp true, or chrony)")
+			} else {
+				add(h.Name, Warning, "clock", fmt.Sprintf("the clock seems %+.1f s off the manager's (more than %.0f s), but the hosts answered too slowly to be sure (±%.1f s)", skew, maxClockSkew, f.ClockError),
+					"make sure time sync runs on every host (timedatectl set-ntp true, or chrony)")
+			}
 		}
 		if !f.IPVS {
 			if c.Swarm.PublishMode == "ingress" {

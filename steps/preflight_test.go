@@ -49,6 +49,8 @@ func TestPreflight(t *testing.T) {
 			[]string{"m error hostname", "w error hostname"}, `hosts m, w all call themselves "m"`},
 		{"skew 2.5 s", func(c *Cluster, m, w *Facts) { w.ClockOffset = -2.5 }, []string{"w error clock"}, "-2.5 s"},
 		{"skew 1.5 s ok", func(c *Cluster, m, w *Facts) { w.ClockOffset = 1.5 }, nil, ""},
+		{"skew 2.5 s, measured loosely", func(c *Cluster, m, w *Facts) { w.ClockOffset, w.ClockError = 2.5, 1.2 }, []string{"w warning clock"}, "too slowly to be sure (±1.2 s)"},
+		{"skew 4 s, beyond the error", func(c *Cluster, m, w *Facts) { w.ClockOffset, w.ClockError = -4, 1.2 }, []string{"w error clock"}, "-4.0 s"},
 		{"no ipvs, host mode", func(c *Cluster, m, w *Facts) { w.IPVS = false }, []string{"w warning ipvs"}, "routing mesh"},
 		{"no ipvs, ingress", func(c *Cluster, m, w *Facts) { w.IPVS = false; c.Swarm.PublishMode = "ingress" },
 			[]string{"w error ipvs"}, "the routing mesh will not work"},
