@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync"
 
 	"aginstall/remote"
 	"aginstall/steps/edit"
@@ -281,6 +282,8 @@ func (s nfsStep) Apply(ctx context.Context, env *Env) error {
 	}
 	if c.NFS.Mode == "export" {
 		// Refuse before changing anything when a kernel cannot do NFS.
+		var mu sync.Mutex
+		infos := map[string]nfsInfo{}
 		err := env.Each(ctx, s.ID(), s.Hosts(c), func(ctx context.Context, h *HostRunner) error {
 			in, err := probeNFS(ctx, c, h)
 			switch {
@@ -291,9 +294,21 @@ func (s nfsStep) Apply(ctx context.Context, env *Env) error {
 			case h.Host != c.Manager && !in.nfs:
 				return noNFSError(s.ID(), h.Host, "mount", c.Source.Path, nfsKernelProbe, "no nfs in /proc/filesystems and no nfs module")
 			}
-			return nfsInstallPackage(ctx, c, h, in)
+			mu.Lock()
+			infos[h.Host] = in
+			mu.Unlock()
+			return nil
 		})
 		if err != nil {
+			return err
+		}
+		// Every kernel can: the packages, on every host at once.
+		if err := env.Each(ctx, s.ID(), s.Hosts(c), func(ctx context.Context, h *HostRunner) error {
+			mu.Lock()
+			in := infos[h.Host]
+			mu.Unlock()
+			return nfsInstallPackage(ctx, c, h, in)
+		}); err != nil {
 			return err
 		}
 	}
