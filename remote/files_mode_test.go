@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -39,8 +40,13 @@ func TestWriteFileSecretNeverReadableByOthers(t *testing.T) {
 			if !strings.Contains(l, ".aginstall-") {
 				continue // the login shell's own chmods
 			}
-			var mode, size int
-			if f := strings.Fields(l); len(f) < 2 || !parseOctal(f[0], &mode) || !parseDec(f[1], &size) {
+			f := strings.Fields(l)
+			if len(f) < 2 {
+				t.Fatalf("%s: log line %q", name, l)
+			}
+			mode, err1 := strconv.ParseUint(f[0], 8, 32)
+			size, err2 := strconv.ParseUint(f[1], 10, 64)
+			if err1 != nil || err2 != nil {
 				t.Fatalf("%s: log line %q", name, l)
 			}
 			if size > 0 && mode&0o077 != 0 {
@@ -68,28 +74,4 @@ func TestWriteFileSecretNeverReadableByOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("narrow.conf", 0o600)
-}
-
-func parseOctal(s string, v *int) bool {
-	n := 0
-	for _, r := range s {
-		if r < '0' || r > '7' {
-			return false
-		}
-		n = n*8 + int(r-'0')
-	}
-	*v = n
-	return s != ""
-}
-
-func parseDec(s string, v *int) bool {
-	n := 0
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-		n = n*10 + int(r-'0')
-	}
-	*v = n
-	return s != ""
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync"
 
 	"aginstall/remote"
 	"aginstall/steps/edit"
@@ -281,6 +282,8 @@ func (s nfsStep) Apply(ctx context.Context, env *Env) error {
 	}
 	if c.NFS.Mode == "export" {
 		// Refuse before changing anything when a kernel cannot do NFS.
+		var mu sync.Mutex
+		infos := map[string]nfsInfo{}
 		err := env.Each(ctx, s.ID(), s.Hosts(c), func(ctx context.Context, h *HostRunner) error {
 			in, err := probeNFS(ctx, c, h)
 			switch {
@@ -291,9 +294,21 @@ func (s nfsStep) Apply(ctx context.Context, env *Env) error {
 			case h.Host != c.Manager && !in.nfs:
 				return noNFSError(s.ID(), h.Host, "mount", c.Source.Path, nfsKernelProbe, "no nfs in /proc/filesystems and no nfs module")
 			}
+			mu.Lock()
+			infos[h.Host] = in
+			mu.Unlock()
 			return nil
 		})
 		if err != nil {
+			return err
+		}
+		// Every kernel can: the packages, on every host at once.
+		if err := env.Each(ctx, s.ID(), s.Hosts(c), func(ctx context.Context, h *HostRunner) error {
+			mu.Lock()
+			in := infos[h.Host]
+			mu.Unlock()
+			return nfsInstallPackage(ctx, c, h, in)
+		}); err != nil {
 			return err
 		}
 	}
@@ -308,7 +323,7 @@ func (s nfsStep) Apply(ctx context.Context, env *Env) error {
 	}
 	return env.Each(ctx, s.ID(), c.Workers(), func(ctx context.Context, h *HostRunner) error {
 		if c.NFS.Mode == "export" {
-			if err := applyNFSClient(ctx, env, h); err != nil {
+			if err := mountNFSOnClient(ctx, env, h); err != nil {
 				return err
 			}
 		}
@@ -337,14 +352,6 @@ func applyNFSManager(ctx context.Context, env *Env, h *HostRunner) (string, erro
 		return "", err
 	}
 	if c.NFS.Mode == "export" && len(c.Workers()) > 0 { // a lone manager shares with no one
-		if !in.pkgs["nfs-kernel-server"] {
-			for _, cmd := range []aptCmd{{"refresh the package lists", aptEnv + "update"},
-				{"install the NFS server", aptEnv + "install -y nfs-kernel-server"}} {
-				if err := runApt(ctx, h, cmd); err != nil {
-					return "", err
-				}
-			}
-		}
 		old, err := h.ReadFile(ctx, "read the exports", exportsPath, false)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return "", err
@@ -389,20 +396,49 @@ func applyNFSManager(ctx context.Context, env *Env, h *HostRunner) (string, erro
 	return marker, err
 }
 
-// applyNFSClient mounts the manager's export on one other host.
+// nfsInstallPackage installs the host's NFS package (the server on the
+// manager, the client elsewhere) if it is missing. Apply runs it on every
+// host at once, before the export: a client's install does not need the
+// export, and apt is most of the step's time.
+func nfsInstallPackage(ctx context.Context, c *Cluster, h *HostRunner, in nfsInfo) error {
+	pkg, purpose := "nfs-common", "install the NFS client"
+	if h.Host == c.Manager {
+		if len(c.Workers()) == 0 { // a lone manager shares with no one
+			return nil
+		}
+		pkg, purpose = "nfs-kernel-server", "install the NFS server"
+	}
+	if in.pkgs[pkg] {
+		return nil
+	}
+	for _, cmd := range []aptCmd{{"refresh the package lists", aptEnv + "update"}, {purpose, aptEnv + "install -y " + pkg}} {
+		if err := runApt(ctx, h, cmd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyNFSClient installs the NFS client on one other host and mounts the
+// manager's export there.
 func applyNFSClient(ctx context.Context, env *Env, h *HostRunner) error {
+	in, err := probeNFS(ctx, env.Cluster, h)
+	if err != nil {
+		return err
+	}
+	if err := nfsInstallPackage(ctx, env.Cluster, h, in); err != nil {
+		return err
+	}
+	return mountNFSOnClient(ctx, env, h)
+}
+
+// mountNFSOnClient mounts the manager's export on one other host (its NFS
+// client is installed).
+func mountNFSOnClient(ctx context.Context, env *Env, h *HostRunner) error {
 	c := env.Cluster
 	in, err := probeNFS(ctx, c, h)
 	if err != nil {
 		return err
-	}
-	if !in.pkgs["nfs-common"] {
-		for _, cmd := range []aptCmd{{"refresh the package lists", aptEnv + "update"},
-			{"install the NFS client", aptEnv + "install -y nfs-common"}} {
-			if err := runApt(ctx, h, cmd); err != nil {
-				return err
-			}
-		}
 	}
 	if !in.dir {
 		if _, err := h.Run(ctx, "create the mount point", remote.Command{Line: "mkdir -p " + remote.Quote(c.Source.Path), Sudo: true}); realErr(err) {
