@@ -58,8 +58,17 @@ head -c "$3" | pg_restore --clean --if-exists --no-owner --single-transaction --
 
 // dbReadyScript waits (bounded) until the server accepts connections: a new
 // volume's first start runs initdb before it listens.
+//
+// On a new data directory the image's entrypoint first runs a server on the
+// socket only (listen_addresses='') for its init scripts, then stops it: a
+// socket that answers may go away a moment later. The final server listens
+// on TCP too and is the container's PID 1 (the entrypoint execs it), so
+// ready means the socket answers and one of those holds.
 const dbReadyScript = `u=${POSTGRES_USER:-postgres}
-for i in $(seq 1 90); do pg_isready -q -U "$u" && exit 0; sleep 1; done
+for i in $(seq 1 90); do
+  if pg_isready -q -U "$u" && { pg_isready -q -h 127.0.0.1 -U "$u" || [ "$(cat /proc/1/comm 2>/dev/null)" = postgres ]; }; then exit 0; fi
+  sleep 1
+done
 echo "postgres did not accept connections within 90 s" >&2; exit 1`
 
 // DBFacts is what the facts query reported.
