@@ -446,6 +446,17 @@ func faultsDuringApply(t *testing.T, f *faultLab) {
 	defer f.lab.Exec(t, "node1", "sh", "-c", "mountpoint -q /etc/security && umount /etc/security")
 
 	// 5. aginstall SIGKILLed while the write script runs on node2 or node3.
+	// The write takes milliseconds, too short for a poll to catch reliably,
+	// so on those two hosts a `sync` earlier on PATH holds the temp file's
+	// sync for 5 s: the kill then lands after the new content is written
+	// and before the rename, the worst moment for an atomic edit.
+	const slowSync = "/usr/local/bin/sync"
+	for _, h := range []string{"node2", "node3"} {
+		if out, err := f.lab.Exec(t, h, "sh", "-c", `printf '%s\n' '#!/bin/sh' 'case "$*" in *.aginstall-*) sleep 5;; esac' 'exec /bin/sync "$@"' >`+slowSync+` && chmod 755 `+slowSync); err != nil {
+			t.Fatalf("slow sync on %s: %v %s", h, err, out)
+		}
+		defer f.lab.Exec(t, h, "rm", "-f", slowSync)
+	}
 	run = f.start(t, "", "apply", "--yes", "--only", "limits")
 	stop = make(chan struct{})
 	hits := make(chan string, 2)
@@ -465,6 +476,9 @@ func faultsDuringApply(t *testing.T, f *faultLab) {
 	}
 	close(stop)
 	out, code = run.wait(t, time.Minute)
+	for _, h := range []string{"node2", "node3"} {
+		f.lab.Exec(t, h, "rm", "-f", slowSync)
+	}
 	t.Logf("run 5 (killed during %q): exit %d\n%s", writeAt, code, faultTail(out, 20))
 	if writeAt == "" {
 		t.Errorf("no remote write seen on node2/node3 to kill aginstall in")
