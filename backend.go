@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -74,7 +75,9 @@ func (b *backend) session(ctx context.Context, c *steps.Cluster, sink steps.Sink
 			if b.sudoPW == nil {
 				return nil, errNeedSudo(host)
 			}
-			return b.sudoPW, nil
+			// A copy: a pool clears its copy when it closes, and a new
+			// session (the cluster file re-read or saved) needs the password again.
+			return bytes.Clone(b.sudoPW), nil
 		},
 	})
 	env, err := steps.NewEnv(c, pool, func(e steps.Event) {

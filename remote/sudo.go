@@ -54,7 +54,9 @@ func (s *sudoCache) password(ask func(string) ([]byte, error), host string) ([]b
 	if err != nil {
 		return nil, err // not cached: the operator may have cancelled the prompt
 	}
-	s.asked, s.pw = true, bytes.TrimRight(pw, "\r\n")
+	// A copy: forget clears what it holds, and the slice the prompt handed
+	// over is the caller's (the wizard's backend keeps it for the next pool).
+	s.asked, s.pw = true, bytes.Clone(bytes.TrimRight(pw, "\r\n"))
 	if s.onSecret != nil && len(s.pw) > 0 {
 		s.onSecret(string(s.pw))
 	}

@@ -246,3 +246,28 @@ func TestSudoGateStreams(t *testing.T) {
 		t.Fatal("no answer through the sudo gate while stdin is open")
 	}
 }
+
+// The wizard keeps the one password it was given and hands it to every pool
+// it makes (a new one each time the cluster file is re-read or saved). A
+// pool that closes clears its own copy; the next pool must still get the
+// password, not the zeroes of the last one (this was "sudo rejected the
+// password" on every host after a resume's second check).
+func TestSudoPasswordOutlivesAClosedPool(t *testing.T) {
+	s := startSSHD(t)
+	kept := []byte(sudoPass)
+	opt := Options{KnownHostsFile: knownHostsFor(t, s),
+		SudoPassword: func(string) ([]byte, error) { return kept, nil }}
+	for i := 1; i <= 2; i++ {
+		p := testPool(t, []Target{target(s, "h1", sudoUser)}, opt)
+		res := mustRun(t, mustConn(t, p, "h1"), Command{Line: "id -un", Sudo: true})
+		if string(res.Stdout) != "root\n" {
+			t.Fatalf("pool %d: %q", i, res.Stdout)
+		}
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if string(kept) != sudoPass {
+			t.Fatalf("closing pool %d changed the caller's password to %q", i, kept)
+		}
+	}
+}
