@@ -155,6 +155,9 @@ func TestWizardTmux(t *testing.T) {
 	w.waitText("the sudo password screen", time.Minute, "aginstall · sudo password")
 	w.typeText(lab.SudoPassword)
 	w.keys("Enter")
+	// The checks that need sudo run again with the password.
+	s = w.waitText("the resume review with sudo", 3*time.Minute, "aginstall · Resume", "Enter continues at the first step")
+	w.keys("Enter")
 	var walk []steps.Step // resume passes over what its checks found done
 	for _, st := range all[1:] {
 		if !tmuxSidebarHas(s, "✓", st) {

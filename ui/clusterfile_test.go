@@ -144,6 +144,7 @@ func TestResumeAsksAdmin(t *testing.T) {
 			f := newFlow(t, sz[0], sz[1], Options{Mode: ModeResume, Backend: be})
 			f.be = be
 			f.wantScreen("Resume").key("enter").wantScreen("sudo password").typeText("pw").key("enter")
+			f.wantScreen("Resume").key("enter")
 			f.wantScreen("Admin and course").wantText("Administrator e-mail")
 			if !give {
 				f.key("esc").wantText("Not asked yet").golden("resume-admin")

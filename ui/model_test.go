@@ -58,7 +58,7 @@ func TestLabelsToggleUpdatesViolations(t *testing.T) {
 
 func TestSkipRecordsReason(t *testing.T) {
 	f := newFlow(t, 100, 30, Options{Mode: ModeResume})
-	f.key("enter").typeText("pw").key("enter").wantScreen("Overlay network")
+	f.key("enter").typeText("pw").key("enter").wantScreen("Resume").key("enter").wantScreen("Overlay network")
 	f.key("s").key("enter").wantScreen("Skip Overlay network").wantText("Say why")
 	f.typeText("the network exists already").key("enter")
 	if got := f.be.skipped["network"]; got != "the network exists already" {
@@ -72,7 +72,7 @@ func TestSkipRecordsReason(t *testing.T) {
 
 func TestRunFailureSkipAndAbort(t *testing.T) {
 	f := newFlow(t, 100, 30, Options{Mode: ModeResume})
-	f.key("enter").typeText("pw").key("enter")
+	f.key("enter").typeText("pw").key("enter").wantScreen("Resume").key("enter")
 	toPlan(t, f)
 	f.be.failOnce["network"] = true
 	f.key("enter", "y").wantScreen("Install").wantText("host:    node2").wantText("next:")
@@ -243,7 +243,7 @@ func TestWelcomeOffersResume(t *testing.T) {
 
 func TestPlanHostsInClusterOrder(t *testing.T) {
 	f := newFlow(t, 100, 30, Options{Mode: ModeResume})
-	f.key("enter").typeText("pw").key("enter")
+	f.key("enter").typeText("pw").key("enter").wantScreen("Resume").key("enter")
 	toPlan(t, f)
 	if l := f.m.logs["node1"]; l != nil {
 		t.Fatalf("a dry run's commands reached node1's pane: %q", l.lines.window(5, 0))

@@ -42,7 +42,8 @@ func TestScreens(t *testing.T) {
 		f = newFlow(t, sz[0], sz[1], Options{Mode: ModeResume})
 		f.wantScreen("Resume").golden("resume")
 		f.key("enter").wantScreen("sudo password")
-		f.typeText("pw").key("enter").wantScreen("Overlay network")
+		f.typeText("pw").key("enter").wantScreen("Resume").wantText("Enter continues at the first step")
+		f.key("enter").wantScreen("Overlay network")
 
 		// Re-label: the matrix on the live swarm, then the diff with the
 		// data-move warning and the typed confirmation.
@@ -52,7 +53,7 @@ func TestScreens(t *testing.T) {
 
 		// Skip asks for the reason.
 		f = newFlow(t, sz[0], sz[1], Options{Mode: ModeResume})
-		f.key("enter").typeText("pw").key("enter", "s").wantScreen("Skip Overlay network").golden("skip")
+		f.key("enter").typeText("pw").key("enter").wantScreen("Resume").key("enter", "s").wantScreen("Skip Overlay network").golden("skip")
 	}
 }
 

@@ -93,7 +93,9 @@ func (s *reviewScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 			if s.resume && s.done {
 				m.sudoDone = m.sudoDone || m.needsSudo() == nil
 				if !m.sudoDone {
-					return m.goTo(newSudo())
+					sc := newSudo()
+					sc.recheck = true
+					return m.goTo(sc)
 				}
 				return m.nextStep(m.discoverID())
 			}
@@ -124,7 +126,9 @@ func (s *reviewScreen) view(m *Model, w, h int) string {
 		}
 	}
 	b.WriteString(fmt.Sprintf("%d of %d steps done.", done, len(m.reports)))
-	if s.resume {
+	if s.resume && !m.sudoDone && m.needsSudo() != nil {
+		b.WriteString("\n" + wrap("Checks that need sudo could not run yet: Enter asks for the sudo password, then checks again.", w))
+	} else if s.resume {
 		b.WriteString(" Enter continues at the first step not done.")
 	}
 	b.WriteString("\n\n")

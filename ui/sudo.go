@@ -10,7 +10,11 @@ import (
 
 // sudoScreen asks once for the sudo password, masked; the Backend keeps it in
 // memory only and sends it on stdin.
-type sudoScreen struct{ in textinput.Model }
+type sudoScreen struct {
+	in textinput.Model
+	// recheck: go back to a fresh check (resume) instead of the next step.
+	recheck bool
+}
 
 func newSudo() *sudoScreen {
 	ti := textinput.New()
@@ -41,6 +45,11 @@ func (s *sudoScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 			s.in.SetValue("")
 			m.sudoDone = true
 			m.leave()
+			if s.recheck {
+				// Resume's checks that need sudo said "unknown": check again
+				// with the password, so the list says where to continue.
+				return m.goTo(newReview(true))
+			}
 			return m.nextStep(m.discoverID())
 		}
 	}
