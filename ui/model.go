@@ -438,6 +438,10 @@ func (m *Model) footer(w int) string {
 		status = m.spinner() + " " + m.busy
 	}
 	bindings := append(m.screen.keys(), keyHelp, keyQuit)
+	if t, ok := m.screen.(typer); ok && t.typing() {
+		// q and ? are letters in a field: say the keys that work there.
+		bindings = append(m.screen.keys(), keyQuitTyping)
+	}
 	m.help.SetWidth(w)
 	var keys string
 	if m.showHelp {
@@ -505,6 +509,8 @@ var (
 	keyTab  = key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane"))
 	keyHelp = key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help"))
 	keyQuit = key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit"))
+	// keyQuitTyping: the footer's quit while a field has the keys.
+	keyQuitTyping = key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit"))
 )
 
 // bind is a one-off binding for a screen's footer.
