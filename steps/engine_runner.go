@@ -136,7 +136,7 @@ func (h *HostRunner) Run(ctx context.Context, purpose string, cmd remote.Command
 func (h *HostRunner) exec(ctx context.Context, purpose string, cmd remote.Command, mutating bool) (remote.Result, error) {
 	shown := cmd.Line
 	if cmd.Sudo {
-		shown = "sudo " + shown
+		shown = sudoShown(shown)
 	}
 	rec := Record{Time: time.Now(), Step: h.Step, Host: h.Host, Purpose: purpose, Kind: "cmd", Command: shown, Mutating: mutating}
 	h.r.emit(CommandStarted{Step: h.Step, Host: h.Host, Purpose: purpose, Command: h.r.Secrets.Redact(shown), Mutating: mutating, DryRun: mutating && h.r.DryRun})
@@ -292,3 +292,15 @@ func (e *StepError) Error() string {
 }
 
 func (e *StepError) Unwrap() error { return e.Err }
+
+// sudoShown is how a command run as root is shown in the plan and the log.
+// remote runs every sudo command as `sh -c LINE`; a plain "sudo " prefix
+// reads right for a simple command, but "sudo cd DIR && make" would read as
+// if only the cd ran as root (and fail if pasted), so a line with shell
+// syntax is shown as what runs: sudo sh -c 'LINE'.
+func sudoShown(line string) string {
+	if strings.ContainsAny(line, "&|;<>`\n") || strings.Contains(line, "$(") {
+		return "sudo sh -c " + remote.Quote(line)
+	}
+	return "sudo " + line
+}
