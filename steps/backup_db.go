@@ -60,7 +60,7 @@ head -c "$3" | pg_restore --clean --if-exists --no-owner --single-transaction --
 // volume's first start runs initdb before it listens.
 //
 // On a new data directory the image's entrypoint first runs a server on the
-// socket only (listen_addresses='') for its init scripts, then stops it: a
+// socket only (listen_addresses empty) for its init scripts, then stops it: a
 // socket that answers may go away a moment later. The final server listens
 // on TCP too and is the container's PID 1 (the entrypoint execs it), so
 // ready means the socket answers and one of those holds.
