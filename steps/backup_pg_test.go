@@ -2,6 +2,7 @@ package steps
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -33,7 +34,10 @@ func TestDBScriptsAgainstRealPostgres(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chown(dir, uid, gid)
 	data, sock := filepath.Join(dir, "data"), dir
-	env := []string{"PATH=" + bin + ":/usr/bin:/bin", "PGHOST=" + sock, "LANG=C.UTF-8"}
+	// The server also listens on loopback TCP, as the image's final server
+	// does (dbReadyScript waits for that), on a port nobody else uses.
+	port := freeLoopbackPort(t)
+	env := []string{"PATH=" + bin + ":/usr/bin:/bin", "PGHOST=" + sock, "PGPORT=" + port, "LANG=C.UTF-8"}
 	as := func(stdin []byte, args ...string) (string, string, error) {
 		cmd := exec.Command("setpriv", append([]string{"--reuid=postgres", "--regid=postgres", "--init-groups", "--"}, args...)...)
 		cmd.Env, cmd.Dir = env, dir
@@ -48,7 +52,7 @@ func TestDBScriptsAgainstRealPostgres(t *testing.T) {
 	if _, e, err := as(nil, "initdb", "-U", "postgres", "-A", "trust", "-D", data); err != nil {
 		t.Fatalf("initdb: %v %s", err, e)
 	}
-	if _, e, err := as(nil, "pg_ctl", "-D", data, "-w", "-o", "-c listen_addresses='' -c unix_socket_directories="+sock, "-l", filepath.Join(dir, "log"), "start"); err != nil {
+	if _, e, err := as(nil, "pg_ctl", "-D", data, "-w", "-o", "-c listen_addresses=127.0.0.1 -c unix_socket_directories="+sock, "-l", filepath.Join(dir, "log"), "start"); err != nil {
 		t.Fatalf("pg_ctl start: %v %s", err, e)
 	}
 	t.Cleanup(func() { as(nil, "pg_ctl", "-D", data, "-m", "immediate", "stop") })
@@ -104,4 +108,15 @@ func TestDBScriptsAgainstRealPostgres(t *testing.T) {
 	if n := sql(`SELECT count(*) FROM core_course`); n != "5" {
 		t.Errorf("a failed restore changed the data: %s rows", n)
 	}
+}
+
+// freeLoopbackPort is a TCP port on 127.0.0.1 that was free a moment ago.
+func freeLoopbackPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
