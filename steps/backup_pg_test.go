@@ -1,12 +1,6 @@
 package steps
 
 import (
-	"bytes"
-	"net"
-	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,42 +14,8 @@ import (
 // Without PostgreSQL's binaries or root (to run as postgres) it is skipped,
 // saying why; the lab's TestDayTwo runs the same scripts in the containers.
 func TestDBScriptsAgainstRealPostgres(t *testing.T) {
-	bin := "/usr/lib/postgresql/15/bin"
-	pgUser, err := user.Lookup("postgres")
-	if _, serr := os.Stat(bin + "/initdb"); serr != nil || err != nil || os.Geteuid() != 0 {
-		t.Skip("needs root and Debian's postgresql-15 (initdb in " + bin + ", user postgres)")
-	}
-	uid, _ := strconv.Atoi(pgUser.Uid)
-	gid, _ := strconv.Atoi(pgUser.Gid)
-	dir, err := os.MkdirTemp("", "agpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chown(dir, uid, gid)
-	data, sock := filepath.Join(dir, "data"), dir
-	// The server also listens on loopback TCP, as the image's final server
-	// does (dbReadyScript waits for that), on a port nobody else uses.
-	port := freeLoopbackPort(t)
-	env := []string{"PATH=" + bin + ":/usr/bin:/bin", "PGHOST=" + sock, "PGPORT=" + port, "LANG=C.UTF-8"}
-	as := func(stdin []byte, args ...string) (string, string, error) {
-		cmd := exec.Command("setpriv", append([]string{"--reuid=postgres", "--regid=postgres", "--init-groups", "--"}, args...)...)
-		cmd.Env, cmd.Dir = env, dir
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if stdin != nil {
-			cmd.Stdin = bytes.NewReader(stdin)
-		}
-		err := cmd.Run()
-		return out.String(), errb.String(), err
-	}
-	if _, e, err := as(nil, "initdb", "-U", "postgres", "-A", "trust", "-D", data); err != nil {
-		t.Fatalf("initdb: %v %s", err, e)
-	}
-	if _, e, err := as(nil, "pg_ctl", "-D", data, "-w", "-o", "-c listen_addresses=127.0.0.1 -c unix_socket_directories="+sock, "-l", filepath.Join(dir, "log"), "start"); err != nil {
-		t.Fatalf("pg_ctl start: %v %s", err, e)
-	}
-	t.Cleanup(func() { as(nil, "pg_ctl", "-D", data, "-m", "immediate", "stop") })
+	pg := startTestPostgres(t)
+	as := func(stdin []byte, args ...string) (string, string, error) { return pg.Run(stdin, nil, args...) }
 	sql := func(q string) string {
 		o, e, err := as(nil, "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", "postgres", "-c", q)
 		if err != nil {
@@ -108,15 +68,4 @@ func TestDBScriptsAgainstRealPostgres(t *testing.T) {
 	if n := sql(`SELECT count(*) FROM core_course`); n != "5" {
 		t.Errorf("a failed restore changed the data: %s rows", n)
 	}
-}
-
-// freeLoopbackPort is a TCP port on 127.0.0.1 that was free a moment ago.
-func freeLoopbackPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }

@@ -1,12 +1,8 @@
 package steps
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -92,36 +88,9 @@ func TestDjangoRowsParse(t *testing.T) {
 // TestDBScriptsAgainstRealPostgres): an empty database, a half-migrated one
 // and a migrated one with a hostile course name, read-only.
 func TestDjangoRowsScriptAgainstRealPostgres(t *testing.T) {
-	bin := "/usr/lib/postgresql/15/bin"
-	pgUser, err := user.Lookup("postgres")
-	if _, serr := os.Stat(bin + "/initdb"); serr != nil || err != nil || os.Geteuid() != 0 {
-		t.Skip("needs root and Debian's postgresql-15 (initdb in " + bin + ", user postgres)")
-	}
-	uid, _ := strconv.Atoi(pgUser.Uid)
-	gid, _ := strconv.Atoi(pgUser.Gid)
-	dir, err := os.MkdirTemp("", "agpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chown(dir, uid, gid)
-	data := filepath.Join(dir, "data")
-	env := []string{"PATH=" + bin + ":/usr/bin:/bin", "PGHOST=" + dir, "LANG=C.UTF-8"}
-	as := func(extra []string, args ...string) (string, string, error) {
-		cmd := exec.Command("setpriv", append([]string{"--reuid=postgres", "--regid=postgres", "--init-groups", "--"}, args...)...)
-		cmd.Env, cmd.Dir = append(append([]string{}, env...), extra...), dir
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		return out.String(), errb.String(), err
-	}
-	if _, e, err := as(nil, "initdb", "-U", "postgres", "-A", "trust", "-D", data); err != nil {
-		t.Fatalf("initdb: %v %s", err, e)
-	}
-	if _, e, err := as(nil, "pg_ctl", "-D", data, "-w", "-o", "-c listen_addresses='' -c unix_socket_directories="+dir, "-l", filepath.Join(dir, "log"), "start"); err != nil {
-		t.Fatalf("pg_ctl start: %v %s", err, e)
-	}
-	t.Cleanup(func() { as(nil, "pg_ctl", "-D", data, "-m", "immediate", "stop") })
+	pg := startTestPostgres(t)
+	dir := pg.Dir
+	as := func(env []string, args ...string) (string, string, error) { return pg.Run(nil, env, args...) }
 	sql := func(q string) {
 		if _, e, err := as(nil, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", "postgres", "-c", q); err != nil {
 			t.Fatalf("psql %q: %v %s", q, err, e)

@@ -22,23 +22,8 @@ func TestSourceProbeCleanAndChanged(t *testing.T) {
 		t.Skip("no git")
 	}
 	dir := t.TempDir()
-	git := func(repo string, args ...string) string {
-		t.Helper()
-		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@t", "-c", "protocol.file.allow=always", "-C", repo}, args...)...)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	sub, top := filepath.Join(dir, "sub"), filepath.Join(dir, "top")
-	for _, r := range []string{sub, top} {
-		os.MkdirAll(r, 0o755)
-		git(r, "init", "-q")
-		os.WriteFile(filepath.Join(r, "a"), []byte("a\n"), 0o644)
-		git(r, "add", "a")
-		git(r, "commit", "-qm", "a")
-	}
+	git := func(repo string, args ...string) string { return testGit(t, repo, args...) }
+	sub, top := twoTestRepos(t, dir)
 	git(top, "submodule", "add", "-q", sub, "lib")
 	git(top, "commit", "-qm", "sub")
 	subSHA := git(filepath.Join(top, "lib"), "rev-parse", "HEAD")
@@ -121,21 +106,8 @@ func TestDeployFingerprintUnchanged(t *testing.T) {
 		t.Skip("no git")
 	}
 	dir := t.TempDir()
-	git := func(repo string, args ...string) {
-		t.Helper()
-		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@t", "-c", "protocol.file.allow=always", "-C", repo}, args...)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	sub, top := filepath.Join(dir, "sub"), filepath.Join(dir, "top")
-	for _, r := range []string{sub, top} {
-		os.MkdirAll(r, 0o755)
-		git(r, "init", "-q")
-		os.WriteFile(filepath.Join(r, "a"), []byte("a\n"), 0o644)
-		git(r, "add", "a")
-		git(r, "commit", "-qm", "a")
-	}
+	git := func(repo string, args ...string) { testGit(t, repo, args...) }
+	sub, top := twoTestRepos(t, dir)
 	// What deployCurrent ran before (its hash is in every deployed marker).
 	old := func() string {
 		g := "GIT_OPTIONAL_LOCKS=0 " + gitSafe
@@ -158,4 +130,29 @@ func TestDeployFingerprintUnchanged(t *testing.T) {
 	git(filepath.Join(top, "lib"), "add", "b")
 	git(filepath.Join(top, "lib"), "commit", "-qm", "b")
 	same("a submodule at another commit")
+}
+
+// testGit runs git in repo with a throwaway identity and returns its output.
+func testGit(t *testing.T, repo string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@t", "-c", "protocol.file.allow=always", "-C", repo}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// twoTestRepos makes dir/sub and dir/top, each with one commit of a file "a".
+func twoTestRepos(t *testing.T, dir string) (sub, top string) {
+	t.Helper()
+	sub, top = filepath.Join(dir, "sub"), filepath.Join(dir, "top")
+	for _, r := range []string{sub, top} {
+		os.MkdirAll(r, 0o755)
+		testGit(t, r, "init", "-q")
+		os.WriteFile(filepath.Join(r, "a"), []byte("a\n"), 0o644)
+		testGit(t, r, "add", "a")
+		testGit(t, r, "commit", "-qm", "a")
+	}
+	return sub, top
 }
