@@ -28,7 +28,7 @@ prepare_host_root() {
       # Only the lab repository, no internet.
       rm -f /etc/apt/sources.list.d/* && echo "deb [trusted=yes] http://10.213.0.1:8080/apt ./" >/etc/apt/sources.list
       rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
-      systemctl enable aglab-cgroups-rw.service ssh.service >/dev/null 2>&1
+      systemctl enable aglab-cgroups-rw.service aglab-cgroups-watch.service ssh.service >/dev/null 2>&1
       # Not needed in a container and slow or failing under nspawn.
       systemctl mask systemd-networkd-wait-online.service apt-daily.timer apt-daily-upgrade.timer \
         e2scrub_reap.service systemd-timesyncd.service >/dev/null 2>&1 || true
