@@ -280,10 +280,12 @@ func (s nfsStep) Apply(ctx context.Context, env *Env) error {
 		return &StepError{Step: s.ID(), Host: c.Manager, Purpose: "check source.path", Err: fmt.Errorf("source.path %q holds a control character or a double quote", c.Source.Path),
 			Next: "choose a source.path of plain characters"}
 	}
+	// Each host's probe in export mode, read once: the refusal, the package
+	// and the client's mount all go by it.
+	var mu sync.Mutex
+	infos := map[string]nfsInfo{}
 	if c.NFS.Mode == "export" {
 		// Refuse before changing anything when a kernel cannot do NFS.
-		var mu sync.Mutex
-		infos := map[string]nfsInfo{}
 		err := env.Each(ctx, s.ID(), s.Hosts(c), func(ctx context.Context, h *HostRunner) error {
 			in, err := probeNFS(ctx, c, h)
 			switch {
@@ -323,7 +325,10 @@ func (s nfsStep) Apply(ctx context.Context, env *Env) error {
 	}
 	return env.Each(ctx, s.ID(), c.Workers(), func(ctx context.Context, h *HostRunner) error {
 		if c.NFS.Mode == "export" {
-			if err := mountNFSOnClient(ctx, env, h); err != nil {
+			mu.Lock()
+			in := infos[h.Host]
+			mu.Unlock()
+			if err := mountNFSOnClient(ctx, env, h, in); err != nil {
 				return err
 			}
 		}
@@ -429,17 +434,14 @@ func applyNFSClient(ctx context.Context, env *Env, h *HostRunner) error {
 	if err := nfsInstallPackage(ctx, env.Cluster, h, in); err != nil {
 		return err
 	}
-	return mountNFSOnClient(ctx, env, h)
+	return mountNFSOnClient(ctx, env, h, in)
 }
 
 // mountNFSOnClient mounts the manager's export on one other host (its NFS
-// client is installed).
-func mountNFSOnClient(ctx context.Context, env *Env, h *HostRunner) error {
+// client is installed). in is the host's probe from before the install: the
+// mount point and the live mount it reads are not changed by a package.
+func mountNFSOnClient(ctx context.Context, env *Env, h *HostRunner, in nfsInfo) error {
 	c := env.Cluster
-	in, err := probeNFS(ctx, c, h)
-	if err != nil {
-		return err
-	}
 	if !in.dir {
 		if _, err := h.Run(ctx, "create the mount point", remote.Command{Line: "mkdir -p " + remote.Quote(c.Source.Path), Sudo: true}); realErr(err) {
 			return err
