@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -75,9 +74,9 @@ func (b *backend) session(ctx context.Context, c *steps.Cluster, sink steps.Sink
 			if b.sudoPW == nil {
 				return nil, errNeedSudo(host)
 			}
-			// A copy: a pool clears its copy when it closes, and a new
-			// session (the cluster file re-read or saved) needs the password again.
-			return bytes.Clone(b.sudoPW), nil
+			// The pool keeps its own copy (and clears that one when it
+			// closes): the next session's pool gets the password again.
+			return b.sudoPW, nil
 		},
 	})
 	env, err := steps.NewEnv(c, pool, func(e steps.Event) {
