@@ -167,10 +167,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
-	typing := false
-	if t, ok := m.screen.(typer); ok {
-		typing = t.typing()
-	}
+	typing := m.typing()
 	if k == "ctrl+c" || (k == "q" && !typing) {
 		if m.busy != "" {
 			m.confirmQuit = true
@@ -184,6 +181,12 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	return m.screen.update(m, msg)
+}
+
+// typing: a field of the current screen has the keys, so q and ? are letters.
+func (m *Model) typing() bool {
+	t, ok := m.screen.(typer)
+	return ok && t.typing()
 }
 
 // goTo shows s, remembering the current screen for esc.
@@ -438,7 +441,7 @@ func (m *Model) footer(w int) string {
 		status = m.spinner() + " " + m.busy
 	}
 	bindings := append(m.screen.keys(), keyHelp, keyQuit)
-	if t, ok := m.screen.(typer); ok && t.typing() {
+	if m.typing() {
 		// q and ? are letters in a field: say the keys that work there.
 		bindings = append(m.screen.keys(), keyQuitTyping)
 	}
