@@ -140,6 +140,17 @@ func deployCompose(ctx context.Context, h *HostRunner, sudo bool) string {
 	return ""
 }
 
+// composeWithTimeout lets compose wait on the engine as long as our own
+// limit. docker-compose v1 gives up when the engine says nothing for
+// COMPOSE_HTTP_TIMEOUT (60 s by default), and a push on a slow server is
+// silent that long while it compresses a big layer: the push then fails
+// with "Read timed out" although the engine is still working (seen on the
+// VM tier). The compose plugin has no such limit; the variable is harmless
+// there.
+func composeWithTimeout(compose string, limit time.Duration) string {
+	return fmt.Sprintf("COMPOSE_HTTP_TIMEOUT=%d %s", int(limit.Seconds()), compose)
+}
+
 // siteDockerSudo: run docker commands through sudo unless discovery found
 // the user can reach the engine directly.
 func siteDockerSudo(env *Env, host string) bool {
@@ -243,13 +254,14 @@ func (s deployStep) Apply(ctx context.Context, env *Env) error {
 	}
 	dir := remote.Quote(c.Source.Path)
 	// Bounded, but generously: a first build on a slow link takes long.
+	const buildLimit, pushLimit = 90 * time.Minute, 30 * time.Minute
 	runs := []struct {
 		purpose, line, next string
 		limit               time.Duration
 	}{
-		{"build the images", "cd " + dir + " && " + compose + " build", "read the build output above; a failing Dockerfile step names the file to fix", 90 * time.Minute},
-		{"push the images to the swarm's registry (127.0.0.1:5000)", "cd " + dir + " && " + compose + " push",
-			"check the registry service runs (`docker service ps registry`) and answers on 127.0.0.1:5000 on " + c.Manager, 30 * time.Minute},
+		{"build the images", "cd " + dir + " && " + composeWithTimeout(compose, buildLimit) + " build", "read the build output above; a failing Dockerfile step names the file to fix", buildLimit},
+		{"push the images to the swarm's registry (127.0.0.1:5000)", "cd " + dir + " && " + composeWithTimeout(compose, pushLimit) + " push",
+			"check the registry service runs (`docker service ps registry`) and answers on 127.0.0.1:5000 on " + c.Manager, pushLimit},
 		{"deploy the stack", "cd " + dir + " && docker stack deploy -c docker-compose.yml " + remote.Quote(c.Stack), "", 10 * time.Minute},
 	}
 	for _, r := range runs {
