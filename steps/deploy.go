@@ -165,8 +165,11 @@ func (s deployStep) Check(ctx context.Context, env *Env) []HostCheck {
 		return []HostCheck{{Host: c.Manager, Status: st, Reason: reason, Fix: fix}}
 	}
 	cur, err := deployCurrent(ctx, h, c)
+	if errors.Is(err, errNoCheckout) {
+		return one(Todo, "nothing to build yet: "+err.Error(), "the source step makes the checkout")
+	}
 	if err != nil {
-		return one(Unknown, "cannot read the checkout: "+err.Error(), "the source step makes the checkout")
+		return one(Unknown, "cannot read the checkout: "+err.Error(), "")
 	}
 	was, _, err := deployDeployed(ctx, h, c)
 	if err != nil {

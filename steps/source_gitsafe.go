@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -50,16 +51,32 @@ const gitGuard = `ag_git_unsafe() {
 }
 `
 
+// errNoCheckout: the checkout's folder has no .git yet. The source step
+// makes it, so a step that reads the checkout has work to do, not an unknown.
+var errNoCheckout = errors.New("no checkout yet")
+
+// checkGitConfigScript is gitGuard's run on $AG_PATH: "nocheckout" when
+// there is no repository there, else "unsafe=KEY" (KEY empty when safe).
+const checkGitConfigScript = gitGuard + `[ -e "$AG_PATH/.git" ] || { echo nocheckout; exit 0; }
+u=$(ag_git_unsafe "$AG_PATH"); printf 'unsafe=%s\n' "$u"
+`
+
 // checkGitConfig runs gitGuard on the checkout (read-only) before a step runs
 // git in it, and says which key is set when one is.
 func checkGitConfig(ctx context.Context, h *HostRunner, c *Cluster) error {
 	res, err := h.Query(ctx, "check that the checkout's git config names no program", remote.Command{
 		Line:  "env " + remote.Quote("AG_PATH="+c.Source.Path) + " sh -s",
-		Stdin: []byte(gitGuard + `u=$(ag_git_unsafe "$AG_PATH"); printf 'unsafe=%s\n' "$u"` + "\n"), Sudo: true})
+		Stdin: []byte(checkGitConfigScript), Sudo: true})
 	if err != nil {
 		return err
 	}
-	out := string(res.Stdout)
+	return gitConfigAnswer(c, string(res.Stdout))
+}
+
+func gitConfigAnswer(c *Cluster, out string) error {
+	if strings.TrimSpace(out) == "nocheckout" {
+		return fmt.Errorf("%w at %s", errNoCheckout, c.Source.Path)
+	}
 	kv, ok := strings.CutPrefix(strings.TrimSpace(out), "unsafe=")
 	switch {
 	case !ok:

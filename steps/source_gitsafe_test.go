@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,5 +69,43 @@ func TestSourceProbeRunsNothingTheCheckoutNames(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(pwned + "*"); len(m) > 0 {
 		t.Fatalf("git ran what the checkout's config names: %v", m)
+	}
+}
+
+// The deploy check runs the git config guard before anything else in the
+// checkout: with no checkout yet it says so (the deploy is to do), a clean
+// checkout passes, and a clean filter is named.
+func TestGitConfigGuardAnswers(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "checkout")
+	c := &Cluster{Source: SourceSpec{Path: repo}}
+	guard := func() error {
+		t.Helper()
+		cmd := exec.Command("sh", "-s")
+		cmd.Env = append(os.Environ(), "AG_PATH="+repo)
+		cmd.Stdin = strings.NewReader(checkGitConfigScript)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("guard: %v\n%s", err, out)
+		}
+		return gitConfigAnswer(c, string(out))
+	}
+	if err := guard(); !errors.Is(err, errNoCheckout) || !strings.Contains(err.Error(), repo) {
+		t.Fatalf("no folder: %v", err)
+	}
+	os.MkdirAll(repo, 0o755)
+	if err := guard(); !errors.Is(err, errNoCheckout) {
+		t.Fatalf("empty folder: %v", err)
+	}
+	testGit(t, repo, "init", "-q")
+	if err := guard(); err != nil {
+		t.Fatalf("clean checkout: %v", err)
+	}
+	testGit(t, repo, "config", "filter.x.clean", "touch pwned")
+	if err := guard(); err == nil || errors.Is(err, errNoCheckout) || !strings.Contains(err.Error(), "filter.x.clean") {
+		t.Fatalf("clean filter: %v", err)
 	}
 }
