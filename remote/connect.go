@@ -61,6 +61,10 @@ type Pool struct {
 	khMu       sync.Mutex // known_hosts writes
 	handshakes atomic.Int64
 	sudo       sudoCache
+	// silent: connections the keepalive closed (their dead channel → how
+	// long the host had not answered), so the error can say the host went
+	// quiet instead of a bare EOF.
+	silent sync.Map
 }
 
 // slot serialises the dial for one host; lock is a 1-buffered channel so a
@@ -383,6 +387,7 @@ func (p *Pool) keepalive(cl *ssh.Client, dead chan struct{}) {
 	t := time.NewTicker(p.opt.Keepalive)
 	defer t.Stop()
 	misses := 0
+	answered := time.Now()
 	for {
 		select {
 		case <-p.done:
@@ -402,9 +407,10 @@ func (p *Pool) keepalive(cl *ssh.Client, dead chan struct{}) {
 				cl.Close()
 				return
 			}
-			misses = 0
+			misses, answered = 0, time.Now()
 		case <-time.After(p.opt.Keepalive):
 			if misses++; misses >= 3 {
+				p.silent.Store(dead, time.Since(answered).Round(100*time.Millisecond))
 				cl.Close()
 				return
 			}

@@ -408,5 +408,9 @@ func TestKeepaliveDropsHungHost(t *testing.T) {
 	if err == nil || took > 3*time.Second {
 		t.Fatalf("Run on a hung host: %v after %v", err, took)
 	}
+	// Not a bare EOF: the operator learns the host went quiet, and for how long.
+	if !errors.Is(err, ErrConnectionLost) || !strings.Contains(err.Error(), "the host stopped answering for ") || strings.Contains(err.Error(), "EOF") {
+		t.Fatalf("the error does not say the host went quiet: %v", err)
+	}
 	t.Logf("hung host dropped after %v: %v", took, err)
 }

@@ -184,6 +184,9 @@ func (c *Conn) run(ctx context.Context, display, line string, stdin []byte, asRo
 		// off or rebooted, sshd killed). Say so: "exit -1" sends the operator
 		// looking at the command instead of at the host.
 		res.ExitCode = -1
+		if quiet := c.silence(); quiet != "" {
+			return res, fmt.Errorf("%s: %q: %w mid-command: %s", c.label, shorten(display, 200), ErrConnectionLost, quiet)
+		}
 		return res, fmt.Errorf("%s: %q ended without an exit status: %w mid-command (the host went down or its sshd was killed); check the host is up, then run again (aginstall reconnects)",
 			c.label, shorten(display, 200), ErrConnectionLost)
 	}
@@ -215,10 +218,25 @@ func (c *Conn) cancel(sess *ssh.Session, pgid chan int, asRoot bool) {
 
 // lostErr explains a failure of the connection itself.
 func (c *Conn) lostErr(what string, err error) error {
+	if quiet := c.silence(); quiet != "" {
+		return fmt.Errorf("%s: %s: %w: %s", c.label, what, ErrConnectionLost, quiet)
+	}
 	if !alive(c.dead) || errors.Is(err, io.EOF) {
 		return fmt.Errorf("%s: %s: %w (%v); check the host is up, then retry (aginstall reconnects)", c.label, what, ErrConnectionLost, err)
 	}
 	return fmt.Errorf("%s: %s: %w (sshd may limit sessions per connection: MaxSessions)", c.label, what, err)
+}
+
+// silence says why the keepalive dropped this connection, "" when it did
+// not. A host that stops answering is not always down: it may be swamped,
+// or its sshd may be stuck setting up the login (pam_systemd waiting for a
+// hung systemd user manager holds every new session of that user).
+func (c *Conn) silence() string {
+	v, ok := c.pool.silent.Load(c.dead)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("the host stopped answering for %v (3 keepalives unanswered), so aginstall closed the connection. It is down, cut off, overloaded, or its logins stall (see `journalctl -u ssh` and `loginctl` there); check with ssh, then run again (aginstall reconnects)", v)
 }
 
 // readLines calls f for each line of r (without the newline; nl says whether
