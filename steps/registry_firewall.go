@@ -213,13 +213,18 @@ func sha256Hex(s string) string {
 // why not. open: the service is published, so a missing rule is a hole
 // (drifted), not work still to do.
 func registryFirewallCheck(ctx context.Context, env *Env, h *HostRunner, allowed []string, open bool) HostCheck {
-	notDone := Todo
-	if open {
-		notDone = Drifted
-	}
 	st, err := registryFirewallRead(ctx, h)
 	if err != nil {
 		return HostCheck{Status: Unknown, Reason: err.Error()}
+	}
+	return registryFirewallVerdict(st, allowed, open)
+}
+
+// registryFirewallVerdict judges what registryFirewallRead found.
+func registryFirewallVerdict(st registryFirewallState, allowed []string, open bool) HostCheck {
+	notDone := Todo
+	if open {
+		notDone = Drifted
 	}
 	if st.noIptables {
 		return HostCheck{Status: notDone, Reason: "iptables is not installed: the registry ports cannot be closed",
@@ -259,7 +264,14 @@ func registryFirewallCheck(ctx context.Context, env *Env, h *HostRunner, allowed
 // registryFirewallApply writes the script and the unit and runs them, on a
 // host whose check is not done.
 func registryFirewallApply(ctx context.Context, env *Env, h *HostRunner, allowed []string) error {
-	if c := registryFirewallCheck(ctx, env, h, allowed, true); c.Status == Done {
+	st, err := registryFirewallRead(ctx, h)
+	return registryFirewallApplyRead(ctx, h, allowed, st, err)
+}
+
+// registryFirewallApplyRead is registryFirewallApply on a state already read
+// (readErr: it could not be; then the files are written anyway).
+func registryFirewallApplyRead(ctx context.Context, h *HostRunner, allowed []string, st registryFirewallState, readErr error) error {
+	if readErr == nil && registryFirewallVerdict(st, allowed, true).Status == Done {
 		return nil
 	}
 	for _, f := range []struct {

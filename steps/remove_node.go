@@ -124,7 +124,7 @@ func removeFromRegistryFirewall(ctx context.Context, env *Env, name string) erro
 		if err != nil || len(st.chain) == 0 {
 			return err
 		}
-		return registryFirewallApply(ctx, env, h, allowed)
+		return registryFirewallApplyRead(ctx, h, allowed, st, nil)
 	})
 	if errors.Is(err, ErrDryRun) {
 		return nil
