@@ -230,13 +230,8 @@ func FuzzHostProbeCommands(f *testing.F) {
 		lines = faultFuzzCapture(t, c, func(ctx context.Context, h *HostRunner) {
 			deployCurrent(ctx, h, c)
 		})
+		// The path reaches the script (fixed text) only through AG_PATH.
 		sh.expect(t, lines[0], faultFuzzArgs("env", "AG_PATH="+path, "sh", "-s"))
-		want = [][]string{{"cd", path}, append(gitSafeArgs(), "rev-parse", "HEAD"),
-			append(gitSafeArgs(), "submodule--helper", "status", "--recursive"), {"sha256sum"}}
-		for _, f := range deployFingerprintFiles() {
-			want = append(want, []string{"printf", "%s ", f}, []string{"echo", "absent"})
-		}
-		sh.expect(t, lines[1], want...)
 	})
 }
 

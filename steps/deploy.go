@@ -55,26 +55,38 @@ func deployFingerprintFiles() []string {
 
 // deployCurrent reads the checkout's HEAD and one hash over the submodule
 // commits and the files the images bake in. Only the hash is printed, never
-// a file's content or its own hash.
+// a file's content or its own hash. One command: the git config guard first
+// (git runs in the checkout only when it passes), then the fingerprint; a
+// review on an installed cluster runs this on the manager every time.
 func deployCurrent(ctx context.Context, h *HostRunner, c *Cluster) (deployState, error) {
-	if err := checkGitConfig(ctx, h, c); err != nil {
-		return deployState{}, err
-	}
-	line := deployFingerprintLine(c.Source.Path)
-	res, err := h.Query(ctx, "read what the checkout holds (commit, submodules, edited files)", remote.Command{Line: line, Sudo: true})
+	res, err := h.Query(ctx, "check the checkout's git config names no program; read what it holds (commit, submodules, edited files)", remote.Command{
+		Line:  "env " + remote.Quote("AG_PATH="+c.Source.Path) + " sh -s",
+		Stdin: []byte(deployReadScript()), Sudo: true})
 	if err != nil {
 		return deployState{}, err
 	}
-	f := strings.Fields(string(res.Stdout))
+	guard, rest, _ := strings.Cut(string(res.Stdout), "\n")
+	if err := gitConfigAnswer(c, guard); err != nil {
+		return deployState{}, err
+	}
+	f := strings.Fields(rest)
 	if len(f) < 2 {
 		return deployState{}, fmt.Errorf("unexpected output %q from the fingerprint command", res.Stdout)
 	}
 	return deployState{Stack: c.Stack, Commit: f[0], Fingerprint: f[1]}, nil
 }
 
+// deployReadScript is checkGitConfigScript, then, on a safe checkout, the
+// fingerprint of the checkout $AG_PATH names.
+func deployReadScript() string {
+	return checkGitConfigScript + `[ -z "$u" ] || exit 0
+` + deployFingerprintLine(`"$AG_PATH"`) + "\n"
+}
+
 // deployFingerprintLine prints the checkout's HEAD and one hash over the
-// submodule commits and the files the images bake in.
-func deployFingerprintLine(path string) string {
+// submodule commits and the files the images bake in; dir is a shell word
+// naming the checkout.
+func deployFingerprintLine(dir string) string {
 	// A check only reads: git must not refresh (rewrite) the index.
 	git := "GIT_OPTIONAL_LOCKS=0 " + gitSafe
 	// git submodule status is a shell script (git-sh-setup and several git
@@ -83,7 +95,7 @@ func deployFingerprintLine(path string) string {
 	// no helper. Its lines go into the hash, so they must not change.
 	subs := fmt.Sprintf(`s=$(%s submodule--helper status --recursive 2>/dev/null) || s=$(%s submodule status --recursive); [ -z "$s" ] || printf '%%s\n' "$s"`, git, git)
 	return fmt.Sprintf("cd %s && %s rev-parse HEAD && { %s; for f in %s; do printf '%%s ' \"$f\"; { sha256sum < \"$f\"; } 2>/dev/null || echo absent; done; } | sha256sum",
-		remote.Quote(path), git, subs, remote.Quote(deployFingerprintFiles()...))
+		dir, git, subs, remote.Quote(deployFingerprintFiles()...))
 }
 
 // deployDeployed reads the marker; a missing marker means never deployed.

@@ -1,12 +1,9 @@
 package steps
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
-
-	"aginstall/remote"
 )
 
 // Git runs as root (through sudo) on a checkout that other people may write:
@@ -61,18 +58,7 @@ const checkGitConfigScript = gitGuard + `[ -e "$AG_PATH/.git" ] || { echo nochec
 u=$(ag_git_unsafe "$AG_PATH"); printf 'unsafe=%s\n' "$u"
 `
 
-// checkGitConfig runs gitGuard on the checkout (read-only) before a step runs
-// git in it, and says which key is set when one is.
-func checkGitConfig(ctx context.Context, h *HostRunner, c *Cluster) error {
-	res, err := h.Query(ctx, "check that the checkout's git config names no program", remote.Command{
-		Line:  "env " + remote.Quote("AG_PATH="+c.Source.Path) + " sh -s",
-		Stdin: []byte(checkGitConfigScript), Sudo: true})
-	if err != nil {
-		return err
-	}
-	return gitConfigAnswer(c, string(res.Stdout))
-}
-
+// gitConfigAnswer reads checkGitConfigScript's line.
 func gitConfigAnswer(c *Cluster, out string) error {
 	if strings.TrimSpace(out) == "nocheckout" {
 		return fmt.Errorf("%w at %s", errNoCheckout, c.Source.Path)

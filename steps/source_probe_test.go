@@ -117,9 +117,17 @@ func TestDeployFingerprintUnchanged(t *testing.T) {
 	same := func(what string) {
 		t.Helper()
 		a, err1 := exec.Command("sh", "-c", old()).CombinedOutput()
-		b, err2 := exec.Command("sh", "-c", deployFingerprintLine(top)).CombinedOutput()
+		b, err2 := exec.Command("sh", "-c", deployFingerprintLine(remote.Quote(top))).CombinedOutput()
 		if err1 != nil || err2 != nil || string(a) != string(b) {
 			t.Fatalf("%s: fingerprint changed:\n%s (%v)\n%s (%v)", what, a, err1, b, err2)
+		}
+		// What deployCurrent runs now: the guard's line, then the same.
+		cmd := exec.Command("sh", "-s")
+		cmd.Env = append(os.Environ(), "AG_PATH="+top)
+		cmd.Stdin = strings.NewReader(deployReadScript())
+		r, err3 := cmd.CombinedOutput()
+		if err3 != nil || string(r) != "unsafe=\n"+string(a) {
+			t.Fatalf("%s: the deploy read says\n%s (%v)\nwant unsafe= and\n%s", what, r, err3, a)
 		}
 	}
 	same("no submodules")
