@@ -3,6 +3,8 @@ package ui
 import (
 	"strings"
 	"testing"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 // TestScreens captures the screens the install flow does not reach.
@@ -37,6 +39,13 @@ func TestScreens(t *testing.T) {
 		// Review: read-only checklist with per-host details.
 		f = newFlow(t, sz[0], sz[1], Options{Mode: ModeReview})
 		f.wantScreen("Review").key("down", "down", "down", "down").golden("review")
+		// Checks that needed sudo said unknown: enter asks for the password
+		// and reviews again (still read-only: no step screen follows).
+		f.key("enter").wantScreen("sudo password").typeText("pw").key("enter").wantScreen("Review")
+		if string(f.be.password) != "pw" || strings.Contains(f.screen(), "Checks that need sudo") {
+			t.Errorf("after the password: handed %q, screen:\n%s", f.be.password, f.screen())
+		}
+		f.key("enter").wantScreen("Review")
 
 		// Resume: what was found done, then the first step not done.
 		f = newFlow(t, sz[0], sz[1], Options{Mode: ModeResume})
@@ -73,5 +82,25 @@ func TestHostKeysBastionRounds(t *testing.T) {
 	f.key("enter")
 	if len(f.be.accepted) != 3 || f.title() == "Host keys" {
 		t.Fatalf("second round: accepted %d keys, screen %q", len(f.be.accepted), f.title())
+	}
+}
+
+// A long reason (what a host said) is wrapped under its host, bounded, and
+// never wider than the pane.
+func TestReviewReasonWraps(t *testing.T) {
+	long := strings.Repeat("the host said something long and useful ", 20)
+	got := reviewReason("? node1     ", long, 60)
+	lines := strings.Split(got, "\n")
+	if len(lines) != reviewReasonLines || !strings.HasPrefix(lines[0], "? node1     the host said") ||
+		!strings.HasPrefix(lines[1], "            s") || !strings.Contains(lines[3], "x exports the whole review") {
+		t.Fatalf("wrapped:\n%s", got)
+	}
+	for _, l := range lines {
+		if ansi.StringWidth(l) > 60 {
+			t.Fatalf("line wider than 60: %q", l)
+		}
+	}
+	if got := reviewReason("✓ node2     ", "done", 60); got != "✓ node2     done" {
+		t.Fatalf("short reason: %q", got)
 	}
 }

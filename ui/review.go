@@ -10,6 +10,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"aginstall/steps"
 )
@@ -23,6 +24,10 @@ type reviewScreen struct {
 	done     bool
 	err      error
 	exported string
+	// askSudo: checks that need sudo could not run (no password yet), so
+	// enter asks for it and checks again: a review of a cluster whose user
+	// has a sudo password is otherwise mostly "unknown".
+	askSudo bool
 }
 
 func newReview(resume bool) *reviewScreen { return &reviewScreen{resume: resume} }
@@ -38,6 +43,8 @@ func (s *reviewScreen) keys() []key.Binding {
 	b := []key.Binding{keyUp, keyDown, bind("x", "export Markdown"), bind("r", "check again")}
 	if s.resume {
 		b = append(b, bind("enter", "continue"))
+	} else if s.askSudo {
+		b = append(b, bind("enter", "give the sudo password"))
 	}
 	return append(b, keyBack)
 }
@@ -71,6 +78,7 @@ func (s *reviewScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 			}
 		}
 		m.facts = m.be.Facts(m.cluster)
+		s.askSudo = !m.sudoDone && m.needsSudo() != nil
 	case tea.KeyPressMsg:
 		if m.busy != "" {
 			return nil
@@ -90,13 +98,16 @@ func (s *reviewScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 			}
 			s.exported = path
 		case "enter":
-			if s.resume && s.done {
-				m.sudoDone = m.sudoDone || m.needsSudo() == nil
-				if !m.sudoDone {
-					sc := newSudo()
-					sc.recheck = true
-					return m.goTo(sc)
-				}
+			if !s.done {
+				return nil
+			}
+			m.sudoDone = m.sudoDone || m.needsSudo() == nil
+			if !m.sudoDone {
+				sc := newSudo()
+				sc.recheck, sc.recheckResume = true, s.resume
+				return m.goTo(sc)
+			}
+			if s.resume {
 				return m.nextStep(m.discoverID())
 			}
 		case "esc":
@@ -126,7 +137,7 @@ func (s *reviewScreen) view(m *Model, w, h int) string {
 		}
 	}
 	b.WriteString(fmt.Sprintf("%d of %d steps done.", done, len(m.reports)))
-	if s.resume && !m.sudoDone && m.needsSudo() != nil {
+	if !m.sudoDone && m.needsSudo() != nil {
 		b.WriteString("\n" + wrap("Checks that need sudo could not run yet: Enter asks for the sudo password, then checks again.", w))
 	} else if s.resume {
 		b.WriteString(" Enter continues at the first step not done.")
@@ -151,7 +162,7 @@ func (s *reviewScreen) view(m *Model, w, h int) string {
 			b.WriteString(stDim.Render(cut(r.Note, w)) + "\n")
 		}
 		for _, c := range r.Checks {
-			b.WriteString(cut(icon(c.Status, m.opt.Accessible)+" "+col(c.Host, 10)+c.Reason, w) + "\n")
+			b.WriteString(reviewReason(icon(c.Status, m.opt.Accessible)+" "+col(c.Host, 10), c.Reason, w) + "\n")
 			if c.Fix != "" && c.Status != steps.Done {
 				b.WriteString(stWarn.Render(wrap("    fix: "+c.Fix, w)) + "\n")
 			}
@@ -185,4 +196,27 @@ func reviewMarkdown(c *steps.Cluster, reports []steps.StepReport, now time.Time)
 		}
 	}
 	return b.String()
+}
+
+// reviewReasonLines bounds one host's reason in the review: the whole of a
+// usual one, and the start of a long error (the export has all of it).
+const reviewReasonLines = 4
+
+// reviewReason is head followed by reason, wrapped under head's width,
+// at most reviewReasonLines lines: a reason cut at the screen's edge hides
+// what the host said.
+func reviewReason(head, reason string, w int) string {
+	indent := ansi.StringWidth(head)
+	lines := strings.Split(wrap(reason, max(w-indent, 20)), "\n")
+	if len(lines) > reviewReasonLines {
+		lines = append(lines[:reviewReasonLines-1], "… (x exports the whole review)")
+	}
+	for i := range lines {
+		if i == 0 {
+			lines[i] = head + lines[i]
+		} else {
+			lines[i] = strings.Repeat(" ", indent) + lines[i]
+		}
+	}
+	return strings.Join(lines, "\n")
 }

@@ -12,8 +12,9 @@ import (
 // memory only and sends it on stdin.
 type sudoScreen struct {
 	in textinput.Model
-	// recheck: go back to a fresh check (resume) instead of the next step.
-	recheck bool
+	// recheck: go back to a fresh check instead of the next step;
+	// recheckResume: that check is resume's (else the read-only review).
+	recheck, recheckResume bool
 }
 
 func newSudo() *sudoScreen {
@@ -46,9 +47,10 @@ func (s *sudoScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 			m.sudoDone = true
 			m.leave()
 			if s.recheck {
-				// Resume's checks that need sudo said "unknown": check again
-				// with the password, so the list says where to continue.
-				return m.goTo(newReview(true))
+				// The checks that need sudo said "unknown": check again with
+				// the password, so the list says what is done (and, resuming,
+				// where to continue).
+				return m.goTo(newReview(s.recheckResume))
 			}
 			return m.nextStep(m.discoverID())
 		}
