@@ -135,7 +135,11 @@ func (en *Engine) Review(ctx context.Context) []StepReport {
 		s := en.Steps[i]
 		start := time.Now()
 		en.Env.Runner.emit(StepStarted{Step: s.ID(), Title: s.Title(), Mode: "check", Hosts: s.Hosts(en.Env.Cluster)})
-		checks := cleanChecks(en.Env.Secrets.RedactChecks(s.Check(ctx, en.Env)))
+		checks := s.Check(ctx, en.Env)
+		if memo.discovered != nil && i != 0 && !reviewWithDiscovery[s.ID()] {
+			checks = waitsForDocker(en.Env, s.ID(), checks, discoveredHosts(out[0].Checks))
+		}
+		checks = cleanChecks(en.Env.Secrets.RedactChecks(checks))
 		rep := StepReport{ID: s.ID(), Title: s.Title(), Checks: checks, Status: overall(checks)}
 		if st := en.Env.State.Get(s.ID()); st != nil && st.Status == Skipped {
 			rep.Note = "skipped by the operator: " + st.SkipReason
