@@ -46,12 +46,17 @@ func TestScreens(t *testing.T) {
 			t.Errorf("after the password: handed %q, screen:\n%s", f.be.password, f.screen())
 		}
 		f.key("enter").wantScreen("Review")
+		// esc leaves the review, not a stale copy of it from before the password.
+		f.key("esc").wantScreen("Welcome")
 
 		// Resume: what was found done, then the first step not done.
 		f = newFlow(t, sz[0], sz[1], Options{Mode: ModeResume})
 		f.wantScreen("Resume").golden("resume")
 		f.key("enter").wantScreen("sudo password")
 		f.typeText("pw").key("enter").wantScreen("Resume").wantText("Enter continues at the first step")
+		if strings.Contains(f.screen(), "give the sudo password") {
+			t.Errorf("resume offers the password again:\n%s", f.screen())
+		}
 		f.key("enter").wantScreen("Overlay network")
 
 		// Re-label: the matrix on the live swarm, then the diff with the

@@ -78,7 +78,7 @@ func (s *reviewScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 			}
 		}
 		m.facts = m.be.Facts(m.cluster)
-		s.askSudo = !m.sudoDone && m.needsSudo() != nil
+		s.askSudo = !s.resume && !m.sudoDone && m.needsSudo() != nil
 	case tea.KeyPressMsg:
 		if m.busy != "" {
 			return nil
@@ -104,7 +104,7 @@ func (s *reviewScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 			m.sudoDone = m.sudoDone || m.needsSudo() == nil
 			if !m.sudoDone {
 				sc := newSudo()
-				sc.recheck, sc.recheckResume = true, s.resume
+				sc.recheck = true
 				return m.goTo(sc)
 			}
 			if s.resume {

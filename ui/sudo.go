@@ -12,9 +12,9 @@ import (
 // memory only and sends it on stdin.
 type sudoScreen struct {
 	in textinput.Model
-	// recheck: go back to a fresh check instead of the next step;
-	// recheckResume: that check is resume's (else the read-only review).
-	recheck, recheckResume bool
+	// recheck: back to the review (or resume) that asked, which checks
+	// again, instead of on to the next step.
+	recheck bool
 }
 
 func newSudo() *sudoScreen {
@@ -47,10 +47,12 @@ func (s *sudoScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 			m.sudoDone = true
 			m.leave()
 			if s.recheck {
-				// The checks that need sudo said "unknown": check again with
-				// the password, so the list says what is done (and, resuming,
-				// where to continue).
-				return m.goTo(newReview(s.recheckResume))
+				// The checks that need sudo said "unknown": the screen that
+				// asked (left above) checks again with the password, so the
+				// list says what is done (and, resuming, where to continue).
+				// Re-run in place: a new screen would leave the stale one
+				// behind it for esc to return to.
+				return m.initScreen()
 			}
 			return m.nextStep(m.discoverID())
 		}
