@@ -165,3 +165,34 @@ func TestResumeAsksAdmin(t *testing.T) {
 		}
 	}
 }
+
+// TestOutsideEditAfterThePlan: an edit of the cluster file made while the
+// plan is on screen is not run unseen: y reads the file, plans again with
+// the edit and shows that plan; the next y runs it, with the edit.
+func TestOutsideEditAfterThePlan(t *testing.T) {
+	f, path := realFileFlow(t, 100, 30, false)
+	f.key("enter", "enter").wantScreen("Discovery").key("a", "enter").typeText("pw").key("enter")
+	f.wantScreen("Install Docker")
+	f.run(f.m.goTo(newPlan()))
+	f.wantScreen("Plan").key("enter").wantText("Run these")
+	ran := len(f.be.applied) // discovery ran before the plan
+	edited := strings.Replace(fileText(t, path), "  install: official   # Docker's apt repository, as the guide says\n",
+		"  # changed by hand while the plan was shown\n  install: distro\n", 1)
+	if err := os.WriteFile(path, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.key("y").wantScreen("Plan").wantText("Planned again").wantText("docker.install")
+	if n := len(f.be.plannedWith); n != 2 || f.be.plannedWith[1].Docker.Install != "distro" {
+		t.Fatalf("%d plans; the last with docker.install %q, want a second plan with distro", n, f.be.plannedWith[n-1].Docker.Install)
+	}
+	if len(f.be.applied) != ran {
+		t.Fatalf("ran %v before the new plan was confirmed", f.be.applied[ran:])
+	}
+	f.key("enter", "y").wantScreen("Done") // the fake's steps run at once
+	if len(f.be.appliedWith) <= ran || f.be.appliedWith[ran].Docker.Install != "distro" {
+		t.Fatalf("applied without the edit: %v", f.be.applied)
+	}
+	if fileText(t, path) != edited {
+		t.Fatal("the run changed the operator's file")
+	}
+}

@@ -65,6 +65,8 @@ type fakeBackend struct {
 	noIPVS   bool          // Facts: kernels without IPVS and NFS, findings from steps.Preflight
 	allDone  bool          // Review: every step done but admin
 	newKey   string        // TestConnections: this host's key is not known yet
+	// plannedWith and appliedWith: the cluster each Plan and ApplyStep was given.
+	plannedWith, appliedWith []*steps.Cluster
 }
 
 func newFakeBackend() *fakeBackend {
@@ -232,6 +234,9 @@ func (b *fakeBackend) Review(ctx context.Context, c *steps.Cluster, sink steps.S
 }
 
 func (b *fakeBackend) Plan(ctx context.Context, c *steps.Cluster, sink steps.Sink) ([]steps.Record, error) {
+	b.mu.Lock()
+	b.plannedWith = append(b.plannedWith, c)
+	b.mu.Unlock()
 	for _, s := range fakeSteps {
 		sink(steps.StepStarted{Step: s.ID(), Title: s.Title(), Mode: "plan", Hosts: c.HostNames()})
 		sink(steps.CommandStarted{Step: s.ID(), Host: c.Manager, Purpose: "read", Command: "planning-read " + s.ID()})
@@ -256,6 +261,7 @@ func (b *fakeBackend) ApplyStep(ctx context.Context, c *steps.Cluster, id string
 	fail := b.failOnce[id]
 	delete(b.failOnce, id)
 	b.applied = append(b.applied, id)
+	b.appliedWith = append(b.appliedWith, c)
 	lines := b.lines
 	b.mu.Unlock()
 	title := id

@@ -24,6 +24,9 @@ type planScreen struct {
 	err       error
 	done      bool
 	confirm   bool
+	// replanned: keys of the cluster file edited outside the wizard after
+	// the last plan was made; the plan was made again with them.
+	replanned []string
 }
 
 func newPlan() *planScreen { return &planScreen{} }
@@ -42,6 +45,7 @@ type plannedMsg struct {
 }
 
 func (s *planScreen) init(m *Model) tea.Cmd {
+	s.done, s.confirm = false, false
 	c := m.cluster
 	return m.work("planning: a dry run of every step", func(ctx context.Context) tea.Msg {
 		r, err := m.be.Plan(ctx, c, m.sink())
@@ -129,6 +133,21 @@ func (s *planScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 		s.records, s.err, s.done = msg.records, msg.err, true
 		s.hostOrder = m.cluster.HostNames()
 		s.render(s.width)
+	case refreshedMsg:
+		// Read on "y": an edit of the cluster file made while this plan was
+		// on screen would not be in what runs. Plan again with it, and let
+		// the operator read that plan before it runs.
+		m.doneWork()
+		if msg.err != nil {
+			s.err = msg.err
+			return nil
+		}
+		m.cluster = msg.c
+		if len(msg.taken) > 0 {
+			s.replanned = msg.taken
+			return s.init(m)
+		}
+		return m.goTo(newRun(m))
 	case tea.KeyPressMsg:
 		if m.busy != "" {
 			return nil
@@ -137,7 +156,7 @@ func (s *planScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 			switch msg.String() {
 			case "y", "Y":
 				s.confirm = false
-				return m.goTo(newRun(m))
+				return m.refresh()
 			case "n", "N", "esc":
 				s.confirm = false
 			}
@@ -180,6 +199,11 @@ func (s *planScreen) view(m *Model, w, h int) string {
 	used := 2
 	if s.err != nil {
 		e := stWarn.Render(wrap(s.err.Error(), w))
+		b.WriteString(e + "\n")
+		used += strings.Count(e, "\n") + 1
+	}
+	if len(s.replanned) > 0 {
+		e := stWarn.Render(wrap("Planned again: the cluster file was edited after the last plan ("+strings.Join(s.replanned, ", ")+"). This plan has the edit; read it before you run it.", w))
 		b.WriteString(e + "\n")
 		used += strings.Count(e, "\n") + 1
 	}
