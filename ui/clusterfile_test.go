@@ -3,6 +3,7 @@ package ui
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -194,5 +195,21 @@ func TestOutsideEditAfterThePlan(t *testing.T) {
 	}
 	if fileText(t, path) != edited {
 		t.Fatal("the run changed the operator's file")
+	}
+}
+
+// TestRunTakesWhatThePlanChanges: a step the review found done still runs
+// when the confirmed plan changes it (the deploy after a settings edit);
+// one found done that the plan leaves alone does not.
+func TestRunTakesWhatThePlanChanges(t *testing.T) {
+	be := newFakeBackend()
+	be.planChanges = "limits" // the fake's review: discover, docker, limits and swarm done
+	f := newFlow(t, 100, 30, Options{Mode: ModeResume, Backend: be})
+	f.be = be
+	f.wantScreen("Resume").key("enter").wantScreen("sudo password").typeText("pw").key("enter").wantScreen("Resume")
+	f.run(f.m.goTo(newPlan()))
+	f.wantScreen("Plan").key("enter", "y").wantScreen("Done")
+	if !slices.Contains(be.applied, "limits") || slices.Contains(be.applied, "docker") || slices.Contains(be.applied, "swarm") {
+		t.Fatalf("applied %v: want limits (changed by the plan) and not docker or swarm (done, unchanged)", be.applied)
 	}
 }

@@ -67,6 +67,7 @@ type fakeBackend struct {
 	newKey   string        // TestConnections: this host's key is not known yet
 	// plannedWith and appliedWith: the cluster each Plan and ApplyStep was given.
 	plannedWith, appliedWith []*steps.Cluster
+	planChanges              string // with allDone unset: the plan changes only this step
 }
 
 func newFakeBackend() *fakeBackend {
@@ -243,6 +244,14 @@ func (b *fakeBackend) Plan(ctx context.Context, c *steps.Cluster, sink steps.Sin
 		sink(steps.HostOutput{Step: s.ID(), Host: c.Manager, Stream: "stdout", Text: "planning-output"})
 		sink(steps.HostFinished{Step: s.ID(), Host: c.Manager, Status: steps.Done})
 		sink(steps.StepFinished{Step: s.ID(), Err: steps.ErrDryRun})
+	}
+	if b.allDone {
+		// An installed cluster: the plan only reads (the admin's creation,
+		// when asked, is queued because its step is not done).
+		return []steps.Record{{Step: "docker", Host: "node1", Purpose: "see whether Docker is installed", Kind: "cmd", Command: "docker version --format '{{.Server.Version}}'"}}, nil
+	}
+	if b.planChanges != "" {
+		return []steps.Record{{Step: b.planChanges, Host: c.Manager, Purpose: "rebuild after the settings", Kind: "cmd", Command: "docker-compose build", Mutating: true, DryRun: true}}, nil
 	}
 	return []steps.Record{
 		{Step: "docker", Host: "node2", Purpose: "see whether Docker is installed", Kind: "cmd", Command: "docker version --format '{{.Server.Version}}'"},

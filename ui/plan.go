@@ -147,7 +147,7 @@ func (s *planScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 			s.replanned = msg.taken
 			return s.init(m)
 		}
-		return m.goTo(newRun(m))
+		return m.goTo(newRun(m, s.records))
 	case tea.KeyPressMsg:
 		if m.busy != "" {
 			return nil

@@ -24,10 +24,20 @@ type runScreen struct {
 	back   int // lines scrolled back in the focused pane
 }
 
-func newRun(m *Model) *runScreen {
+// newRun queues the steps to apply: those not done, and those found done
+// whose plan changes something all the same (a deploy after the settings
+// step edits the checkout: its check is done until then). planned is the
+// plan the operator confirmed.
+func newRun(m *Model, planned []steps.Record) *runScreen {
+	changes := map[string]bool{}
+	for _, r := range planned {
+		if r.Mutating {
+			changes[r.Step] = true
+		}
+	}
 	s := &runScreen{}
 	for _, st := range m.steps {
-		if it := m.side[st.ID()]; it != nil && (it.status == steps.Skipped || it.status == steps.Done) {
+		if it := m.side[st.ID()]; it != nil && (it.status == steps.Skipped || it.status == steps.Done && !changes[st.ID()]) {
 			continue
 		}
 		s.queue = append(s.queue, st.ID())
