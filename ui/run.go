@@ -24,10 +24,12 @@ type runScreen struct {
 	back   int // lines scrolled back in the focused pane
 }
 
-// newRun queues the steps to apply: those not done, and those found done
-// whose plan changes something all the same (a deploy after the settings
-// step edits the checkout: its check is done until then). planned is the
-// plan the operator confirmed.
+// newRun queues the steps to apply as the CLI's apply does: from the first
+// step that is not done, or that the confirmed plan (planned) changes, every
+// step but the skipped ones. A step found done before that first change is
+// left alone; after it, each is checked afresh when its turn comes (a deploy
+// is done until the settings step edits the checkout), and one still done
+// changes nothing.
 func newRun(m *Model, planned []steps.Record) *runScreen {
 	changes := map[string]bool{}
 	for _, r := range planned {
@@ -36,11 +38,16 @@ func newRun(m *Model, planned []steps.Record) *runScreen {
 		}
 	}
 	s := &runScreen{}
+	started := false
 	for _, st := range m.steps {
-		if it := m.side[st.ID()]; it != nil && (it.status == steps.Skipped || it.status == steps.Done && !changes[st.ID()]) {
+		it := m.side[st.ID()]
+		if it != nil && it.status == steps.Skipped {
 			continue
 		}
-		s.queue = append(s.queue, st.ID())
+		started = started || it == nil || it.status != steps.Done || changes[st.ID()]
+		if started {
+			s.queue = append(s.queue, st.ID())
+		}
 	}
 	return s
 }
