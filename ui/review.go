@@ -206,17 +206,9 @@ const reviewReasonLines = 4
 // at most reviewReasonLines lines: a reason cut at the screen's edge hides
 // what the host said.
 func reviewReason(head, reason string, w int) string {
-	indent := ansi.StringWidth(head)
-	lines := strings.Split(wrap(reason, max(w-indent, 20)), "\n")
+	lines := strings.Split(wrapIndent(head, reason, w), "\n")
 	if len(lines) > reviewReasonLines {
-		lines = append(lines[:reviewReasonLines-1], "… (x exports the whole review)")
-	}
-	for i := range lines {
-		if i == 0 {
-			lines[i] = head + lines[i]
-		} else {
-			lines[i] = strings.Repeat(" ", indent) + lines[i]
-		}
+		lines = append(lines[:reviewReasonLines-1], strings.Repeat(" ", ansi.StringWidth(head))+"… (x exports the whole review)")
 	}
 	return strings.Join(lines, "\n")
 }
