@@ -201,6 +201,44 @@ func (h *HostRunner) ReadFile(ctx context.Context, purpose, path string, sudo bo
 	return nil, err
 }
 
+// ReadFiles reads several remote files in one session where the
+// connection can (a sudo password check each, otherwise), one by one where
+// it cannot. Missing files are absent from the map. One record names them all.
+func (h *HostRunner) ReadFiles(ctx context.Context, purpose string, paths []string, sudo bool) (map[string][]byte, error) {
+	rec := Record{Time: time.Now(), Step: h.Step, Host: h.Host, Purpose: purpose, Kind: "file", Command: "read " + strings.Join(paths, ", ")}
+	c, err := h.conn(ctx)
+	var files map[string][]byte
+	if err == nil {
+		files, err = readFiles(ctx, c, paths, sudo)
+		rec.Duration = time.Since(rec.Time)
+	}
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	h.r.record(rec)
+	return files, err
+}
+
+func readFiles(ctx context.Context, c Conn, paths []string, sudo bool) (map[string][]byte, error) {
+	if m, ok := c.(interface {
+		ReadFiles(context.Context, []string, bool) (map[string][]byte, error)
+	}); ok {
+		return m.ReadFiles(ctx, paths, sudo)
+	}
+	files := map[string][]byte{}
+	for _, p := range paths {
+		data, err := c.ReadFile(ctx, p, sudo)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		files[p] = data
+	}
+	return files, nil
+}
+
 // WriteFile replaces a remote file atomically, keeping a backup, when its
 // content differs; the record carries the diff. It returns whether it wrote.
 func (h *HostRunner) WriteFile(ctx context.Context, purpose, path string, old, new []byte, opt remote.WriteOptions, diff string) (bool, error) {

@@ -182,17 +182,21 @@ func settingsNewPassword() (string, error) {
 // the files that are not there (the checkout is not made yet, or is not a
 // full autograder-full-stack checkout).
 func settingsRead(ctx context.Context, h *HostRunner, root string) (files map[string][]byte, missing []string, err error) {
-	files = map[string][]byte{}
+	var paths []string
 	for _, f := range edit.Files {
-		data, err := h.ReadFile(ctx, "read "+f, path.Join(root, f), true)
-		if errors.Is(err, fs.ErrNotExist) {
+		paths = append(paths, path.Join(root, f))
+	}
+	read, err := h.ReadFiles(ctx, "read the files the settings edit", paths, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	files = map[string][]byte{}
+	for i, f := range edit.Files {
+		if data, ok := read[paths[i]]; ok {
+			files[f] = data
+		} else {
 			missing = append(missing, f)
-			continue
 		}
-		if err != nil {
-			return nil, nil, err
-		}
-		files[f] = data
 	}
 	return files, missing, nil
 }
