@@ -131,17 +131,25 @@ func (c *Conn) sudo(ctx context.Context) (sudoMode, error) {
 	if c.sudoMode != sudoUnknown || c.sudoErr != nil {
 		return c.sudoMode, c.sudoErr
 	}
-	root, err := c.IsRoot(ctx)
-	if err != nil {
+	// One session asks both who the user is and whether sudo needs no
+	// password: every session is a fork and a login shell on the host.
+	res, err := c.run(ctx, "id -u; sudo -n true", "id -u && sudo -n true", nil, false, nil)
+	var xe *ExitError
+	if err != nil && !errors.As(err, &xe) {
 		return 0, err
 	}
-	if root {
+	uid, _, _ := strings.Cut(string(res.Stdout), "\n")
+	switch {
+	case strings.TrimSpace(uid) == "0":
 		c.sudoMode = sudoRoot
 		return c.sudoMode, nil
+	case strings.TrimSpace(uid) == "":
+		if err == nil {
+			err = errors.New("it printed nothing")
+		}
+		return 0, fmt.Errorf("%s: checking the user (id -u): %w", c.label, err)
 	}
 	user := c.ep.user
-	res, err := c.run(ctx, "sudo -n true", "sudo -n true", nil, false, nil)
-	var xe *ExitError
 	switch {
 	case err == nil:
 		c.sudoMode = sudoNoPasswd
