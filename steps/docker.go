@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -56,6 +57,11 @@ type dockerInfo struct {
 	etcDocker            bool
 	keyring              bool
 	osID, codename, arch string
+	// daemon.json as the probe read it without sudo (most hosts let
+	// anyone read it), so the check needs no sudo session for it
+	daemonJSON        []byte
+	daemonJSONRead    bool // daemonJSON holds the file
+	daemonJSONMissing bool // there is no such file
 }
 
 // dockerProbeScript starts few processes: a review runs it on every host,
@@ -70,6 +76,10 @@ systemctl show -p UnitFileState -p ActiveState docker 2>/dev/null | sed -n 's/^U
 [ -e /etc/apt/keyrings/docker.asc ] && echo keyring=1
 . /etc/os-release 2>/dev/null && echo "os=$ID" && echo "codename=${UBUNTU_CODENAME:-$VERSION_CODENAME}"
 echo "arch=$(dpkg --print-architecture 2>/dev/null)"
+f=/etc/docker/daemon.json
+if [ -r $f ] && b=$(base64 -w0 $f); then echo "daemonjson=$b"
+elif [ -x /etc/docker ] && ! [ -e $f ] && ! [ -L $f ]; then echo daemonjson_missing=1
+fi
 `
 
 func dockerProbeCmd(c *Cluster, host string) remote.Command {
@@ -102,6 +112,11 @@ func parseDockerInfo(out string) dockerInfo {
 			in.codename = v
 		case "arch":
 			in.arch = v
+		case "daemonjson":
+			b, err := base64.StdEncoding.Strict().DecodeString(v)
+			in.daemonJSON, in.daemonJSONRead = b, err == nil
+		case "daemonjson_missing":
+			in.daemonJSONMissing = v == "1"
 		}
 	}
 	return in
@@ -110,7 +125,7 @@ func parseDockerInfo(out string) dockerInfo {
 func (s dockerStep) Check(ctx context.Context, env *Env) []HostCheck {
 	mode := env.Cluster.Docker.Install
 	return checkEachHost(ctx, env, s.ID(), s.Hosts(env.Cluster), func(ctx context.Context, h *HostRunner) HostCheck {
-		version, err := engineVersion(ctx, h)
+		version, err := checkedEngineVersion(ctx, env, h)
 		if err != nil {
 			return HostCheck{Status: Todo, Reason: "the Docker engine does not answer over its API: " + firstLine(err), Fix: dockerFix(mode)}
 		}
@@ -132,7 +147,10 @@ func (s dockerStep) Check(ctx context.Context, env *Env) []HostCheck {
 		if !in.enabled || !in.active {
 			todo = append(todo, "the docker service is not enabled and running")
 		}
-		old, err := h.ReadFile(ctx, "read the Docker daemon settings", daemonJSONPath, true)
+		old, err := in.daemonJSON, error(nil)
+		if !in.daemonJSONRead && !in.daemonJSONMissing {
+			old, err = h.ReadFile(ctx, "read the Docker daemon settings", daemonJSONPath, true)
+		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return HostCheck{Status: Unknown, Reason: err.Error()}
 		}
@@ -160,6 +178,18 @@ func dockerFix(mode string) string {
 }
 
 // engineVersion asks the engine over its API (read-only).
+// checkedEngineVersion is the check's: in a review, from the engine info
+// the swarm and labels checks read too (engineInfo), else GET /version.
+func checkedEngineVersion(ctx context.Context, env *Env, h *HostRunner) (string, error) {
+	if env.review == nil {
+		return engineVersion(ctx, h)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	info, err := engineInfo(ctx, env, h)
+	return info.ServerVersion, err
+}
+
 func engineVersion(ctx context.Context, h *HostRunner) (string, error) {
 	var version string
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)

@@ -36,7 +36,7 @@ type dockerRestart struct {
 // dockerSwarmMember returns the restart to roll when the host is a node of
 // an active swarm, nil when it is not (it is then restarted at once).
 func dockerSwarmMember(ctx context.Context, h *HostRunner, old, nw []byte) *dockerRestart {
-	si, _, err := swarmInfo(ctx, h)
+	si, _, err := swarmInfo(ctx, nil, h) // apply: read afresh
 	if err != nil || si.LocalNodeState != swarm.LocalNodeStateActive || si.NodeID == "" {
 		return nil
 	}

@@ -164,3 +164,25 @@ func TestDockerProbeScriptParses(t *testing.T) {
 		t.Fatalf("stopped service: %+v\n%s", in, out)
 	}
 }
+
+// daemon.json comes with the probe when the user may read it; anything but
+// a strict base64 leaves it unread, so the check reads it with sudo.
+func TestDockerProbeCarriesDaemonJSON(t *testing.T) {
+	for _, tc := range []struct {
+		out           string
+		read, missing bool
+		json          string
+	}{
+		{"daemonjson=eyJhIjoxfQo=\n", true, false, "{\"a\":1}\n"},
+		{"daemonjson=\n", true, false, ""}, // an empty file
+		{"daemonjson_missing=1\n", false, true, ""},
+		{"daemonjson=eyJhIjoxfQo\n", false, false, ""},   // cut short
+		{"daemonjson=eyJhIjox fQo=\n", false, false, ""}, // not base64
+		{"user=ag\n", false, false, ""},                  // unreadable: nothing said
+	} {
+		in := parseDockerInfo(tc.out)
+		if in.daemonJSONRead != tc.read || in.daemonJSONMissing != tc.missing || (tc.read && string(in.daemonJSON) != tc.json) {
+			t.Errorf("%q: read %v missing %v %q", tc.out, in.daemonJSONRead, in.daemonJSONMissing, in.daemonJSON)
+		}
+	}
+}

@@ -3,6 +3,9 @@ package steps
 import (
 	"context"
 	"sync"
+
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/client"
 )
 
 // reviewMemo shares read-only answers between the checks of one review,
@@ -15,6 +18,47 @@ type reviewMemo struct {
 	// discovered is closed when discovery's check has ended (nil: no
 	// discovery in this review); see reviewWithDiscovery.
 	discovered chan struct{}
+
+	mu    sync.Mutex
+	infos map[string]*engineInfoOnce // by host
+}
+
+type engineInfoOnce struct {
+	once sync.Once
+	info system.Info
+	err  error
+}
+
+// engineInfo reads a host's engine info: once per review, where the docker,
+// swarm and labels checks all ask it (and each /info makes the engine run
+// runc and docker-init to report their versions); every time outside one (env may then be nil).
+// In a review the read is recorded under the step that asks first.
+func engineInfo(ctx context.Context, env *Env, h *HostRunner) (system.Info, error) {
+	read := func() (system.Info, error) {
+		var info system.Info
+		err := h.API(ctx, "read the Docker engine's info (version, swarm membership)", "Info()", false, func(ctx context.Context, c *client.Client) error {
+			res, err := c.Info(ctx, client.InfoOptions{})
+			info = res.Info
+			return err
+		})
+		return info, err
+	}
+	if env == nil || env.review == nil {
+		return read()
+	}
+	m := env.review
+	m.mu.Lock()
+	if m.infos == nil {
+		m.infos = map[string]*engineInfoOnce{}
+	}
+	e := m.infos[h.Host]
+	if e == nil {
+		e = &engineInfoOnce{}
+		m.infos[h.Host] = e
+	}
+	m.mu.Unlock()
+	e.once.Do(func() { e.info, e.err = read() })
+	return e.info, e.err
 }
 
 // waitDiscovery waits, in a review whose discovery runs beside this check,

@@ -53,16 +53,11 @@ func swarmHostAddr(env *Env, host string) string {
 	return ""
 }
 
-// swarmInfo reads a host's engine info, which holds its swarm membership.
-func swarmInfo(ctx context.Context, h *HostRunner) (swarm.Info, string, error) {
-	var si swarm.Info
-	var name string
-	err := h.API(ctx, "read the Docker engine's swarm membership", "Info()", false, func(ctx context.Context, c *client.Client) error {
-		res, err := c.Info(ctx, client.InfoOptions{})
-		si, name = res.Info.Swarm, res.Info.Name
-		return err
-	})
-	return si, name, err
+// swarmInfo reads a host's engine info, which holds its swarm membership
+// (once per review: engineInfo).
+func swarmInfo(ctx context.Context, env *Env, h *HostRunner) (swarm.Info, string, error) {
+	info, err := engineInfo(ctx, env, h)
+	return info.Swarm, info.Name, err
 }
 
 // swarmView is the swarm as seen from the manager, with its nodes mapped to
@@ -85,7 +80,7 @@ func swarmRead(ctx context.Context, env *Env, step string) *swarmView {
 	names := map[string]string{}
 	var mu sync.Mutex
 	swarmParallel(env.Cluster.HostNames(), func(host string) {
-		si, name, err := swarmInfo(ctx, env.On(step, host))
+		si, name, err := swarmInfo(ctx, env, env.On(step, host))
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -314,7 +309,7 @@ func swarmShort(id string) string {
 func (swarmStep) Apply(ctx context.Context, env *Env) error {
 	mgr := env.Cluster.Manager
 	hm := env.On("swarm", mgr)
-	si, _, err := swarmInfo(ctx, hm)
+	si, _, err := swarmInfo(ctx, env, hm)
 	if err != nil && !hm.DryRun() {
 		return err
 	}
@@ -385,7 +380,7 @@ func (swarmStep) Apply(ctx context.Context, env *Env) error {
 	var mu sync.Mutex
 	var joined []string
 	err = env.Each(ctx, "swarm", env.Cluster.Workers(), func(ctx context.Context, h *HostRunner) error {
-		si, _, err := swarmInfo(ctx, h)
+		si, _, err := swarmInfo(ctx, env, h)
 		if err != nil && !h.DryRun() {
 			return err
 		}
