@@ -199,7 +199,7 @@ func FuzzHostProbeCommands(f *testing.F) {
 			faultFuzzArgs("cd", pathpkg.Join(path, "autograder-server")), faultFuzzArgs("timeout", fmt.Sprint(settingsSecretsTimeout), "python3", "generate_secrets.py"))
 
 		lines := faultFuzzCapture(t, c, func(ctx context.Context, h *HostRunner) {
-			gatherFacts(ctx, c, h)
+			gatherFacts(ctx, nil, c, h)
 		})
 		sh.expect(t, lines[0], faultFuzzArgs("env", "AG_PEER="+user, "AG_SRC="+path, "sh", "-s"))
 

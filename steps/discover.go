@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/moby/moby/client"
-
 	"aginstall/assets"
 	"aginstall/remote"
 )
@@ -119,7 +117,7 @@ func Discover(ctx context.Context, env *Env) ([]Finding, error) {
 	facts := map[string]*Facts{}
 	offsets, delays := map[string]float64{}, map[string]float64{}
 	err := env.Each(ctx, "discover", c.HostNames(), func(ctx context.Context, h *HostRunner) error {
-		f, off, delay, err := gatherFacts(ctx, c, h)
+		f, off, delay, err := gatherFacts(ctx, env, c, h)
 		if err != nil {
 			return err
 		}
@@ -164,7 +162,7 @@ func Discover(ctx context.Context, env *Env) ([]Finding, error) {
 // and its clock offset against this machine (NTP-style: the script's own run
 // time is taken out of the round trip, half the rest is the one-way delay),
 // with that half, which bounds the offset's error.
-func gatherFacts(ctx context.Context, c *Cluster, h *HostRunner) (*Facts, float64, float64, error) {
+func gatherFacts(ctx context.Context, env *Env, c *Cluster, h *HostRunner) (*Facts, float64, float64, error) {
 	peer := c.Swarm.AdvertiseAddress
 	if m, ok := c.Host(c.Manager); ok && peer == "" {
 		peer = m.Address
@@ -185,28 +183,56 @@ func gatherFacts(ctx context.Context, c *Cluster, h *HostRunner) (*Facts, float6
 		return nil, 0, 0, err
 	}
 	f, start, end := parseFacts(string(res.Stdout))
-	if f.DockerAccess == "none" && f.Sudo == "password" && strings.Contains(string(res.Stdout), "docker_sock=1") {
-		// The socket is there but only sudo with a password reaches it: ask
-		// the engine over the API (the connection goes through sudo).
-		_ = h.API(ctx, "ask the engine its swarm state", "GET /info", false, func(ctx context.Context, dc *client.Client) error {
-			info, err := dc.Info(ctx, client.InfoOptions{})
-			if err != nil {
-				return err
-			}
-			sw := info.Info.Swarm
-			f.Docker, f.DockerAccess, f.Swarm, f.NodeID, f.IsManager = info.Info.ServerVersion, "sudo", string(sw.LocalNodeState), sw.NodeID, sw.ControlAvailable
-			if sw.Cluster != nil {
-				f.SwarmID = sw.Cluster.ID
-			}
-			return nil
-		})
-	}
+	discoverEngine(ctx, env, h, f, strings.Contains(string(res.Stdout), "docker_sock=1"))
 	off, delay := 0.0, 0.0
 	if start > 0 && end >= start {
 		delay = max(0, (t1.Sub(t0).Seconds()-(end-start))/2)
 		off = start - (float64(t0.UnixNano())/1e9 + delay)
 	}
 	return f, off, delay, nil
+}
+
+// discoverEngine asks the engine its version and swarm state over the API
+// (in a review, once for every check that asks: engineInfo), where the
+// script found the socket open to the user (a docker CLI start-up, with
+// its plugins, costs the host more than the API's answer), or where only
+// sudo with a password reaches it. An engine that does not answer leaves
+// the installed daemon's version, as the script would have.
+func discoverEngine(ctx context.Context, env *Env, h *HostRunner, f *Facts, sock bool) {
+	direct := f.DockerAccess == "direct" && f.Docker == ""
+	if !direct && !(f.DockerAccess == "none" && f.Sudo == "password" && sock) {
+		return
+	}
+	info, err := engineInfo(ctx, env, h)
+	if err != nil {
+		if direct {
+			f.DockerAccess = "none"
+			f.Docker = installedDockerd(ctx, h)
+		}
+		return
+	}
+	if !direct {
+		f.DockerAccess = "sudo"
+	}
+	sw := info.Swarm
+	f.Docker, f.Swarm, f.NodeID, f.IsManager = info.ServerVersion, string(sw.LocalNodeState), sw.NodeID, sw.ControlAvailable
+	if sw.Cluster != nil {
+		f.SwarmID = sw.Cluster.ID
+	}
+}
+
+// installedDockerd is the installed daemon's version, "" without one.
+func installedDockerd(ctx context.Context, h *HostRunner) string {
+	res, err := h.Query(ctx, "read the installed Docker daemon's version", remote.Command{Line: "command -v dockerd >/dev/null 2>&1 && dockerd --version"})
+	if err != nil {
+		return ""
+	}
+	v, ok := strings.CutPrefix(strings.TrimSpace(string(res.Stdout)), "Docker version ")
+	v, _, _ = strings.Cut(v, ",")
+	if !ok || !factToken.MatchString(v) {
+		return ""
+	}
+	return v
 }
 
 // probeSwarmPorts runs a listener on the manager for a few seconds while

@@ -197,7 +197,7 @@ func TestHostPrepLab(t *testing.T) {
 	fresh := labEnvSudo(t, lab)
 	start = time.Now()
 	if err := fresh.Each(ctx, "discover", hosts, func(ctx context.Context, h *HostRunner) error {
-		_, _, _, err := gatherFacts(ctx, fresh.Cluster, h)
+		_, _, _, err := gatherFacts(ctx, nil, fresh.Cluster, h)
 		return err
 	}); err != nil {
 		t.Fatal(err)
