@@ -177,7 +177,6 @@ func dockerFix(mode string) string {
 	return "aginstall apply installs it"
 }
 
-// engineVersion asks the engine over its API (read-only).
 // checkedEngineVersion is the check's: in a review, from the engine info
 // the swarm and labels checks read too (engineInfo), else GET /version.
 func checkedEngineVersion(ctx context.Context, env *Env, h *HostRunner) (string, error) {
@@ -190,6 +189,7 @@ func checkedEngineVersion(ctx context.Context, env *Env, h *HostRunner) (string,
 	return info.ServerVersion, err
 }
 
+// engineVersion asks the engine over its API (read-only).
 func engineVersion(ctx context.Context, h *HostRunner) (string, error) {
 	var version string
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)

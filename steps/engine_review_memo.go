@@ -29,10 +29,11 @@ type engineInfoOnce struct {
 	err  error
 }
 
-// engineInfo reads a host's engine info: once per review, where the docker,
-// swarm and labels checks all ask it (and each /info makes the engine run
-// runc and docker-init to report their versions); every time outside one (env may then be nil).
-// In a review the read is recorded under the step that asks first.
+// engineInfo reads a host's engine info: once per review, where discovery
+// and the docker, swarm and labels checks all ask it (and each /info makes
+// the engine run runc and docker-init to report their versions); every time
+// outside one (env may then be nil). In a review the read is recorded under
+// the step that asks first.
 func engineInfo(ctx context.Context, env *Env, h *HostRunner) (system.Info, error) {
 	read := func() (system.Info, error) {
 		var info system.Info

@@ -202,8 +202,9 @@ func (h *HostRunner) ReadFile(ctx context.Context, purpose, path string, sudo bo
 }
 
 // ReadFiles reads several remote files in one session where the
-// connection can (a sudo password check each, otherwise), one by one where
-// it cannot. Missing files are absent from the map. One record names them all.
+// connection can (with a sudo password, every session is a password check
+// on the host), else one by one. Missing files are absent from the map.
+// One record names them all.
 func (h *HostRunner) ReadFiles(ctx context.Context, purpose string, paths []string, sudo bool) (map[string][]byte, error) {
 	rec := Record{Time: time.Now(), Step: h.Step, Host: h.Host, Purpose: purpose, Kind: "file", Command: "read " + strings.Join(paths, ", ")}
 	c, err := h.conn(ctx)
