@@ -61,6 +61,16 @@ for n in inst_sizes:
     rows.append(("`aginstall review` vs `-m setup`, stack installed", f"{n} full", f"review-inst{n}", f"ssh-inst{n}", f"setup-inst{n}"))
 for n in inst_sizes:
     rows.append(("no-op `apply` (the second one), stack installed", f"{n} full", f"noop-inst{n}", f"ssh-inst{n}", ""))
+# The installed review on the sysadmin's road (a sudo user with a password);
+# its floor is OpenSSH logging in as that user.
+sudo_sizes = sorted({int(m.group(1)) for f in (os.listdir(raw) if os.path.isdir(raw) else [])
+                     for m in [re.match(r"(?:review|ssh|install)-sudo(\d+)\.txt$", f)] if m})
+for n in sudo_sizes:
+    rows.append(("`aginstall review`, stack installed, as a sudo user with a password (floor: OpenSSH as that user)",
+                 f"{n} full", f"review-sudo{n}", f"ssh-sudo{n}", ""))
+for n in sudo_sizes:
+    rows.append(("install from bare hosts (`apply`) as a sudo user with a password, Docker from the mirror of Docker's repository",
+                 f"{n} full", f"install-sudo{n}", "", ""))
 CRIT = ("apt_slowest", "build", "push", "converge")
 
 
@@ -70,9 +80,10 @@ def critical(n):
     parts = [med(f"plain-{p}-inst{n}") for p in CRIT]
     return sum(parts) if all(parts) else None
 for what, hosts, a, f, b in rows:
-    if not (runs(a)[0] or runs(a)[1] or runs(f)[0]):
+    if not (runs(a)[0] or runs(a)[1] or (f and runs(f)[0])):
         continue
-    print(f"| {what} | {hosts} | {cell(a)} | {cell(f)} | {cell(b) if b else '–'} | {ratio(med(a), med(f))} | {ratio(med(a), med(b)) if b else '–'} |")
+    print(f"| {what} | {hosts} | {cell(a)} | {cell(f) if f else '–'} | {cell(b) if b else '–'} | "
+          f"{ratio(med(a), med(f)) if f else '–'} | {ratio(med(a), med(b)) if b else '–'} |")
 for n in inst_sizes:
     a, c = med(f"install-inst{n}"), critical(n)
     if a or c:
@@ -164,6 +175,10 @@ for n in inst_sizes:
     i, c = med(f"install-inst{n}"), critical(n)
     if i and c:
         target(i <= 1.3 * c, f"install at most 1.3× its critical path by hand at {n} full hosts: {i:.1f} s vs {c:.1f} s = {i / c:.2f}×")
+for n in sudo_sizes:
+    a, f = med(f"review-sudo{n}"), med(f"ssh-sudo{n}")
+    if a and f:
+        target(a <= 1.25 * f, f"installed review as a sudo user within 1.25× the OpenSSH floor at {n} full hosts: {a:.2f} s vs {f:.2f} s = {a / f:.2f}×")
 for a, b, hosts in [("review-full3", "setup-full3", "3 full"), ("review-full10", "setup-full10", "10 full"),
                     ("review-light10", "setup-light10", "10 light"), ("review-light50", "setup-light50", "50 light")]:
     if med(a) and med(b):
