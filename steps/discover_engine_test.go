@@ -31,3 +31,22 @@ func TestDiscoverEngineSilent(t *testing.T) {
 		t.Fatalf("%+v", f)
 	}
 }
+
+// limits.conf comes whole with discovery for the same review's limits
+// check; a value that is not strict base64 is dropped, so the check reads
+// the file itself.
+func TestDiscoveryCarriesLimitsConf(t *testing.T) {
+	f, _, _ := parseFacts("limits_conf=KiBzb2Z0IG5vZmlsZSAxMDAwMDAwCg==\n")
+	if !f.limitsConfSet || string(f.limitsConf) != "* soft nofile 1000000\n" {
+		t.Fatalf("%+v", f)
+	}
+	if f, _, _ = parseFacts("limits_conf_missing=1\n"); !f.limitsConfSet || f.limitsConf != nil {
+		t.Fatalf("missing: %+v", f)
+	}
+	if f, _, _ = parseFacts("limits_conf=KiBzb2Z0\x1b[2J\n"); f.limitsConfSet || len(f.Dropped) != 1 {
+		t.Fatalf("hostile: %+v", f)
+	}
+	if f, _, _ = parseFacts("nofile=* soft nofile 1\n"); f.limitsConfSet {
+		t.Fatalf("unreadable: %+v", f)
+	}
+}

@@ -36,6 +36,11 @@ type Facts struct {
 	Ports8043   []string  `json:"ports_taken,omitempty"`  // 80/443 listeners
 	Findings    []Finding `json:"findings,omitempty"`
 	Dropped     []string  `json:"-"` // malformed lines left out (discover_facts_strict.go)
+
+	// limits.conf as discovery read it, for the limits check of the same
+	// review only (never kept: an older copy proves nothing).
+	limitsConf    []byte
+	limitsConfSet bool // limitsConf holds the file, or there is none (nil)
 }
 
 // reach is ReachableAt when it is an IP address. Facts stored by an older

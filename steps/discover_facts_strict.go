@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/netip"
@@ -53,6 +54,9 @@ func strictFact(k, v string) (string, bool) {
 			}
 		}
 		return v, true
+	case "limits_conf":
+		_, err := base64.StdEncoding.Strict().DecodeString(v)
+		return v, err == nil
 	case "sudo", "docker_access":
 		return v, factWordSet[k][v]
 	}

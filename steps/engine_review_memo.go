@@ -19,8 +19,33 @@ type reviewMemo struct {
 	// discovery in this review); see reviewWithDiscovery.
 	discovered chan struct{}
 
-	mu    sync.Mutex
-	infos map[string]*engineInfoOnce // by host
+	mu     sync.Mutex
+	infos  map[string]*engineInfoOnce // by host
+	limits map[string][]byte          // limits.conf as discovery read it, by host (nil: no file)
+}
+
+func (m *reviewMemo) setLimitsConf(host string, data []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.limits == nil {
+		m.limits = map[string][]byte{}
+	}
+	m.limits[host] = data
+}
+
+// limitsConf is limits.conf as this review's discovery read it on host,
+// once discovery has ended; ok is false when it did not (not in a review,
+// no discovery, the host not reached, the file unreadable to the user).
+func limitsConf(ctx context.Context, env *Env, host string) (data []byte, ok bool) {
+	m := env.review
+	if m == nil || m.discovered == nil {
+		return nil, false
+	}
+	m.waitDiscovery(ctx)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	data, ok = m.limits[host]
+	return data, ok
 }
 
 type engineInfoOnce struct {

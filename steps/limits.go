@@ -28,7 +28,11 @@ func (limitsStep) Hosts(c *Cluster) []string { return AllHosts(c) }
 
 func (s limitsStep) Check(ctx context.Context, env *Env) []HostCheck {
 	return checkEachHost(ctx, env, s.ID(), s.Hosts(env.Cluster), func(ctx context.Context, h *HostRunner) HostCheck {
-		old, err := h.ReadFile(ctx, "read the limits", limitsPath, false)
+		old, ok := limitsConf(ctx, env, h.Host) // read by this review's discovery
+		var err error
+		if !ok {
+			old, err = h.ReadFile(ctx, "read the limits", limitsPath, false)
+		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return HostCheck{Status: Unknown, Reason: err.Error()}
 		}
