@@ -131,9 +131,9 @@ func (c *Conn) sudo(ctx context.Context) (sudoMode, error) {
 	if c.sudoMode != sudoUnknown || c.sudoErr != nil {
 		return c.sudoMode, c.sudoErr
 	}
-	// One session asks both who the user is and whether sudo needs no
-	// password: every session is a fork and a login shell on the host.
-	res, err := c.run(ctx, "id -u; sudo -n true", "id -u && sudo -n true", nil, false, nil)
+	// One session asks both who the user is and, unless root, whether sudo
+	// needs no password: every session is a fork and a login shell on the host.
+	res, err := c.run(ctx, "id -u; sudo -n true", `u=$(id -u) && echo "$u" && { [ "$u" = 0 ] || sudo -n true; }`, nil, false, nil)
 	var xe *ExitError
 	if err != nil && !errors.As(err, &xe) {
 		return 0, err
