@@ -185,7 +185,7 @@ func (s registryStep) Check(ctx context.Context, env *Env) []HostCheck {
 	svc, svcCheck := registryCheckService(ctx, env)
 	allowed := registryFirewallAllowed(env)
 	checks := checkEachHost(ctx, env, s.ID(), s.Hosts(env.Cluster), func(ctx context.Context, h *HostRunner) HostCheck {
-		return registryFirewallCheck(ctx, env, h, allowed, svc != nil)
+		return registryFirewallCheck(ctx, h, allowed, svc != nil)
 	})
 	for i, c := range checks {
 		if c.Host != mgr {

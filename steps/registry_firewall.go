@@ -220,7 +220,7 @@ func sha256Hex(s string) string {
 // registryFirewallCheck says whether the host's registries are closed, and
 // why not. open: the service is published, so a missing rule is a hole
 // (drifted), not work still to do.
-func registryFirewallCheck(ctx context.Context, env *Env, h *HostRunner, allowed []string, open bool) HostCheck {
+func registryFirewallCheck(ctx context.Context, h *HostRunner, allowed []string, open bool) HostCheck {
 	st, err := registryFirewallRead(ctx, h)
 	if err != nil {
 		return HostCheck{Status: Unknown, Reason: err.Error()}

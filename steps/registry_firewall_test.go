@@ -159,7 +159,7 @@ func TestRegistryFirewallCheck(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := tc.fake()
 			env := fwEnv(t, f)
-			c := registryFirewallCheck(ctx, env, env.On("registry", "node1"), allowed, tc.open)
+			c := registryFirewallCheck(ctx, env.On("registry", "node1"), allowed, tc.open)
 			if c.Status != tc.status || !strings.Contains(c.Reason, tc.reason) {
 				t.Errorf("got %s %q, want %s with %q", c.Status, c.Reason, tc.status, tc.reason)
 			}
