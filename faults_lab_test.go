@@ -136,6 +136,14 @@ func (f *faultLab) start(t *testing.T, stdin string, args ...string) *faultRun {
 	args = append(append([]string{}, args...), "-f", f.cluster, "--known-hosts", f.known, "--ssh-config", "none")
 	r := &faultRun{cmd: exec.Command(f.bin, args...), out: &faultBuffer{}, done: make(chan struct{})}
 	r.cmd.Dir = f.dir
+	// The runs use the cluster file's identity files only: an ssh-agent in
+	// the environment that runs the tests (a developer's, a dead one) would
+	// change what the bad-input cases expect aginstall to say.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SSH_AUTH_SOCK=") {
+			r.cmd.Env = append(r.cmd.Env, kv)
+		}
+	}
 	r.cmd.Stdin = strings.NewReader(stdin)
 	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
 	if err := r.cmd.Start(); err != nil {
