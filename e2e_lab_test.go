@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -146,9 +147,14 @@ func e2eRoad(t *testing.T, lab *labtest.Lab, file string, sudo bool) {
 	logs := latestLog(t, dir)
 
 	// 2. Review: every step done on every host.
+	time.Sleep(1100 * time.Millisecond) // the journal's --since is in whole seconds: none of apply's
+	since := time.Now().Unix()
 	out, err = run("review", "--json")
 	if err != nil {
 		t.Fatalf("review: %v\n%s", err, tail(out, 40))
+	}
+	if sudo {
+		e2eSudoChecksPerReview(t, lab, since)
 	}
 	var review struct {
 		Steps []steps.StepReport `json:"steps"`
@@ -224,6 +230,35 @@ func e2eAssertSudoRoad(t *testing.T, lab *labtest.Lab, c *steps.Cluster) {
 	for _, want := range []string{"\n1", "python3-django ii", "python3-gnupg ii", "gnupg ii", "no-agent"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("%s: no %q in\n%s", c.Manager, want, out)
+		}
+	}
+}
+
+// e2eSudoChecksPerReview holds the installed review to the sudo password
+// checks it makes on each host, as the hosts' journals count them: each is a
+// session, a PAM password hash and a log line on the host, and a review runs
+// from cron (README, Performance). A new one is fine when a check needs it:
+// then raise the figure here, knowingly.
+func e2eSudoChecksPerReview(t *testing.T, lab *labtest.Lab, since int64) {
+	t.Helper()
+	// The first is the password's verification; then, on the manager, the
+	// source and deploy checks, settings (its files, its secrets, TLS), NFS
+	// and the registry firewall; on the others NFS and the firewall.
+	want := map[string]int{"node1": 8, "node2": 3, "node3": 3}
+	for host, most := range want {
+		out, err := lab.Exec(t, host, "sh", "-c", fmt.Sprintf("journalctl --sync; journalctl --no-pager -o cat _COMM=sudo --since @%d", since))
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", host, err, out)
+		}
+		n := 0
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "COMMAND=") && !strings.Contains(l, "a password is required") {
+				n++
+			}
+		}
+		t.Logf("%s: %d sudo password checks in the review", host, n)
+		if n > most {
+			t.Errorf("%s: the review ran sudo with the password %d times, at most %d expected:\n%s", host, n, most, out)
 		}
 	}
 }

@@ -59,28 +59,67 @@ func deployFingerprintFiles() []string {
 // (git runs in the checkout only when it passes), then the fingerprint; a
 // review on an installed cluster runs this on the manager every time.
 func deployCurrent(ctx context.Context, h *HostRunner, c *Cluster) (deployState, error) {
-	res, err := h.Query(ctx, "check the checkout's git config names no program; read what it holds (commit, submodules, edited files)", remote.Command{
+	cur, _, err := deployRead(ctx, h, c)
+	return cur, err
+}
+
+// deployRead is deployCurrent plus the marker (what was deployed last), read
+// in the same command; marker is nil when the command could not say (then
+// deployDeployed reads it, and says why it cannot).
+func deployRead(ctx context.Context, h *HostRunner, c *Cluster) (deployState, *deployMarkerRead, error) {
+	res, err := h.Query(ctx, "check the checkout's git config names no program; read what it holds (commit, submodules, edited files) and what was deployed last", remote.Command{
 		Line:  "env " + remote.Quote("AG_PATH="+c.Source.Path) + " sh -s",
 		Stdin: []byte(deployReadScript()), Sudo: true})
 	if err != nil {
-		return deployState{}, err
+		return deployState{}, nil, err
 	}
-	guard, rest, _ := strings.Cut(string(res.Stdout), "\n")
-	if err := gitConfigAnswer(c, guard); err != nil {
-		return deployState{}, err
-	}
-	f := strings.Fields(rest)
-	if len(f) < 2 {
-		return deployState{}, fmt.Errorf("unexpected output %q from the fingerprint command", res.Stdout)
-	}
-	return deployState{Stack: c.Stack, Commit: f[0], Fingerprint: f[1]}, nil
+	return parseDeployRead(c, string(res.Stdout))
 }
 
+// parseDeployRead reads deployReadScript's output.
+func parseDeployRead(c *Cluster, out string) (deployState, *deployMarkerRead, error) {
+	guard, rest, _ := strings.Cut(out, "\n")
+	if err := gitConfigAnswer(c, guard); err != nil {
+		return deployState{}, nil, err
+	}
+	rest, marker, hasMarker := strings.Cut(rest, "\n"+deployMarkerSection+"\n")
+	f := strings.Fields(rest)
+	if len(f) < 2 {
+		return deployState{}, nil, fmt.Errorf("unexpected output %q from the fingerprint command", out)
+	}
+	cur := deployState{Stack: c.Stack, Commit: f[0], Fingerprint: f[1]}
+	switch {
+	case !hasMarker || marker == deployMarkerSection+"-unreadable\n":
+		return cur, nil, nil
+	case marker == deployMarkerSection+"-none\n":
+		return cur, &deployMarkerRead{}, nil
+	}
+	return cur, &deployMarkerRead{state: parseDeployMarker([]byte(marker)), raw: []byte(marker)}, nil
+}
+
+// deployMarkerRead is the marker as deployRead found it (raw nil: none).
+type deployMarkerRead struct {
+	state deployState
+	raw   []byte
+}
+
+// deployMarkerSection separates the fingerprint from the marker's content
+// in deployReadScript's output; the marker comes last, whole.
+const deployMarkerSection = "@@aginstall-deploy-marker"
+
 // deployReadScript is checkGitConfigScript, then, on a safe checkout, the
-// fingerprint of the checkout $AG_PATH names.
+// fingerprint of the checkout $AG_PATH names and the deploy marker: one
+// sudo session on the manager for both (a review runs it every time).
 func deployReadScript() string {
 	return checkGitConfigScript + `[ -z "$u" ] || exit 0
-` + deployFingerprintLine(`"$AG_PATH"`) + "\n"
+` + deployFingerprintLine(`"$AG_PATH"`) + `
+echo ` + deployMarkerSection + `
+m="$AG_PATH/` + deployMarker + `"
+if ! [ -e "$m" ] && ! [ -L "$m" ]; then echo ` + deployMarkerSection + `-none
+elif ! { [ -f "$m" ] && [ -r "$m" ]; }; then echo ` + deployMarkerSection + `-unreadable
+else cat -- "$m"
+fi
+`
 }
 
 // deployFingerprintLine prints the checkout's HEAD and one hash over the
@@ -107,6 +146,10 @@ func deployDeployed(ctx context.Context, h *HostRunner, c *Cluster) (deployState
 	if err != nil {
 		return deployState{}, nil, err
 	}
+	return parseDeployMarker(data), data, nil
+}
+
+func parseDeployMarker(data []byte) deployState {
 	var st deployState
 	for _, l := range strings.Split(string(data), "\n") {
 		k, v, _ := strings.Cut(strings.TrimSpace(l), "=")
@@ -119,7 +162,7 @@ func deployDeployed(ctx context.Context, h *HostRunner, c *Cluster) (deployState
 			st.Fingerprint = v
 		}
 	}
-	return st, data, nil
+	return st
 }
 
 func deployMarkerText(st deployState) []byte {
@@ -176,17 +219,21 @@ func (s deployStep) Check(ctx context.Context, env *Env) []HostCheck {
 	one := func(st Status, reason, fix string) []HostCheck {
 		return []HostCheck{{Host: c.Manager, Status: st, Reason: reason, Fix: fix}}
 	}
-	cur, err := deployCurrent(ctx, h, c)
+	cur, marker, err := deployRead(ctx, h, c)
 	if errors.Is(err, errNoCheckout) {
 		return one(Todo, "nothing to build yet: "+err.Error(), "the source step makes the checkout")
 	}
 	if err != nil {
 		return one(Unknown, "cannot read the checkout: "+err.Error(), "")
 	}
-	was, _, err := deployDeployed(ctx, h, c)
-	if err != nil {
-		return one(Unknown, "cannot read "+deployMarker+": "+err.Error(), "")
+	if marker == nil {
+		var m deployMarkerRead
+		if m.state, m.raw, err = deployDeployed(ctx, h, c); err != nil {
+			return one(Unknown, "cannot read "+deployMarker+": "+err.Error(), "")
+		}
+		marker = &m
 	}
+	was := marker.state
 	services, err := deployServices(ctx, h, c.Stack)
 	if err != nil {
 		return one(Unknown, "cannot list the stack's services: "+err.Error(), "")

@@ -40,6 +40,26 @@ func TestDeployMarkerRoundTrip(t *testing.T) {
 	}
 }
 
+// The deploy check reads the marker in the same command as the fingerprint;
+// when that command cannot say, the marker is read on its own.
+func TestDeployReadCarriesMarker(t *testing.T) {
+	c := &Cluster{Stack: "ag-stack"}
+	head := "unsafe=\n0123abcd\nf00d  -\n" + deployMarkerSection + "\n"
+	st := deployState{Stack: "ag-stack", Commit: "0123abcd", Fingerprint: "f00d"}
+	cur, m, err := parseDeployRead(c, head+string(deployMarkerText(st)))
+	if err != nil || cur != st || m == nil || m.state != st || string(m.raw) != string(deployMarkerText(st)) {
+		t.Fatalf("%+v %+v %v", cur, m, err)
+	}
+	if _, m, err := parseDeployRead(c, head+deployMarkerSection+"-none\n"); err != nil || m == nil || m.raw != nil || m.state != (deployState{}) {
+		t.Fatalf("no marker: %+v %v", m, err)
+	}
+	for _, out := range []string{head + deployMarkerSection + "-unreadable\n", "unsafe=\n0123abcd\nf00d  -\n"} {
+		if cur, m, err := parseDeployRead(c, out); err != nil || m != nil || cur != st {
+			t.Fatalf("%q: %+v %+v %v", out, cur, m, err)
+		}
+	}
+}
+
 // TestSitePlanOnBareHosts: a plan made before Docker, the swarm or the
 // checkout exist still lists every mutating action of registry (with its
 // proxy: the test cluster publishes in host mode), deploy, migrate and

@@ -126,11 +126,20 @@ func TestDeployFingerprintUnchanged(t *testing.T) {
 		cmd.Env = append(os.Environ(), "AG_PATH="+top)
 		cmd.Stdin = strings.NewReader(deployReadScript())
 		r, err3 := cmd.CombinedOutput()
-		if err3 != nil || string(r) != "unsafe=\n"+string(a) {
+		if err3 != nil || string(r) != "unsafe=\n"+string(a)+deployMarkerSection+"\n"+deployMarkerSection+"-none\n" {
 			t.Fatalf("%s: the deploy read says\n%s (%v)\nwant unsafe= and\n%s", what, r, err3, a)
 		}
 	}
 	same("no submodules")
+	// The marker comes whole after the fingerprint.
+	os.WriteFile(filepath.Join(top, deployMarker), []byte("stack=s\ncommit=c"), 0o600)
+	cmd := exec.Command("sh", "-s")
+	cmd.Env = append(os.Environ(), "AG_PATH="+top)
+	cmd.Stdin = strings.NewReader(deployReadScript())
+	if r, err := cmd.CombinedOutput(); err != nil || !strings.HasSuffix(string(r), "\n"+deployMarkerSection+"\nstack=s\ncommit=c") {
+		t.Fatalf("with a marker: %q %v", r, err)
+	}
+	os.Remove(filepath.Join(top, deployMarker))
 	git(top, "submodule", "add", "-q", sub, "lib")
 	git(top, "commit", "-qm", "sub")
 	same("one submodule")
