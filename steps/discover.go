@@ -2,7 +2,6 @@ package steps
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
@@ -185,8 +184,8 @@ func gatherFacts(ctx context.Context, env *Env, c *Cluster, h *HostRunner) (*Fac
 	}
 	f, start, end := parseFacts(string(res.Stdout))
 	discoverEngine(ctx, env, h, f, strings.Contains(string(res.Stdout), "docker_sock=1"))
-	if env != nil && env.review != nil && f.limitsConfSet {
-		env.review.setLimitsConf(h.Host, f.limitsConf)
+	if env != nil && env.review != nil && f.limitsConf.known() {
+		env.review.setLimitsConf(h.Host, f.limitsConf.data)
 	}
 	off, delay := 0.0, 0.0
 	if start > 0 && end >= start {
@@ -360,11 +359,8 @@ func parseFacts(out string) (f *Facts, start, end float64) {
 			f.ReachableAt = v
 		case "listen":
 			f.Ports8043 = append(f.Ports8043, strings.TrimSpace(v))
-		case "limits_conf":
-			f.limitsConf, _ = base64.StdEncoding.Strict().DecodeString(v)
-			f.limitsConfSet = true
-		case "limits_conf_missing":
-			f.limitsConf, f.limitsConfSet = nil, v == "1"
+		case "limits_conf", "limits_conf_missing":
+			f.limitsConf.take("limits_conf", k, v)
 		}
 	}
 	if f.DockerAccess == "" {

@@ -37,16 +37,16 @@ func TestDiscoverEngineSilent(t *testing.T) {
 // the file itself.
 func TestDiscoveryCarriesLimitsConf(t *testing.T) {
 	f, _, _ := parseFacts("limits_conf=KiBzb2Z0IG5vZmlsZSAxMDAwMDAwCg==\n")
-	if !f.limitsConfSet || string(f.limitsConf) != "* soft nofile 1000000\n" {
+	if !f.limitsConf.read || string(f.limitsConf.data) != "* soft nofile 1000000\n" {
 		t.Fatalf("%+v", f)
 	}
-	if f, _, _ = parseFacts("limits_conf_missing=1\n"); !f.limitsConfSet || f.limitsConf != nil {
+	if f, _, _ = parseFacts("limits_conf_missing=1\n"); !f.limitsConf.missing || f.limitsConf.data != nil {
 		t.Fatalf("missing: %+v", f)
 	}
-	if f, _, _ = parseFacts("limits_conf=KiBzb2Z0\x1b[2J\n"); f.limitsConfSet || len(f.Dropped) != 1 {
+	if f, _, _ = parseFacts("limits_conf=KiBzb2Z0\x1b[2J\n"); f.limitsConf.known() || len(f.Dropped) != 1 {
 		t.Fatalf("hostile: %+v", f)
 	}
-	if f, _, _ = parseFacts("nofile=* soft nofile 1\n"); f.limitsConfSet {
+	if f, _, _ = parseFacts("nofile=* soft nofile 1\n"); f.limitsConf.known() {
 		t.Fatalf("unreadable: %+v", f)
 	}
 }

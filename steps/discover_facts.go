@@ -39,8 +39,7 @@ type Facts struct {
 
 	// limits.conf as discovery read it, for the limits check of the same
 	// review only (never kept: an older copy proves nothing).
-	limitsConf    []byte
-	limitsConfSet bool // limitsConf holds the file, or there is none (nil)
+	limitsConf carriedFile
 }
 
 // reach is ReachableAt when it is an IP address. Facts stored by an older

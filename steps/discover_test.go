@@ -57,8 +57,8 @@ func TestDiscoverScriptOnThisMachine(t *testing.T) {
 	if f.IsRoot && f.Sudo != "root" {
 		t.Errorf("root but sudo=%q", f.Sudo)
 	}
-	if lc, err := os.ReadFile("/etc/security/limits.conf"); err == nil && (!f.limitsConfSet || string(f.limitsConf) != string(lc)) {
-		t.Errorf("limits.conf: script says %v %q", f.limitsConfSet, f.limitsConf)
+	if lc, err := os.ReadFile("/etc/security/limits.conf"); err == nil && (!f.limitsConf.read || string(f.limitsConf.data) != string(lc)) {
+		t.Errorf("limits.conf: script says %+v", f.limitsConf)
 	}
 	for _, a := range f.Addresses {
 		if strings.HasPrefix(a, "127.") || !strings.Contains(a, "/") {

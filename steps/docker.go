@@ -2,7 +2,6 @@ package steps
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -59,14 +58,12 @@ type dockerInfo struct {
 	osID, codename, arch string
 	// daemon.json as the probe read it without sudo (most hosts let
 	// anyone read it), so the check needs no sudo session for it
-	daemonJSON        []byte
-	daemonJSONRead    bool // daemonJSON holds the file
-	daemonJSONMissing bool // there is no such file
+	daemonJSON carriedFile
 }
 
 // dockerProbeScript starts few processes: a review runs it on every host,
 // and one dpkg-query reads the package database once for all the packages.
-const dockerProbeScript = `u=${AG_USER:-$(id -un)}
+var dockerProbeScript = `u=${AG_USER:-$(id -un)}
 echo "user=$u"
 dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' docker.io docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin docker-compose-v2 docker-compose 2>/dev/null |
 	sed -n 's/^ii. /pkg=/p'
@@ -76,11 +73,7 @@ systemctl show -p UnitFileState -p ActiveState docker 2>/dev/null | sed -n 's/^U
 [ -e /etc/apt/keyrings/docker.asc ] && echo keyring=1
 . /etc/os-release 2>/dev/null && echo "os=$ID" && echo "codename=${UBUNTU_CODENAME:-$VERSION_CODENAME}"
 echo "arch=$(dpkg --print-architecture 2>/dev/null)"
-f=/etc/docker/daemon.json
-if [ -r $f ] && b=$(base64 -w0 $f); then echo "daemonjson=$b"
-elif [ -x /etc/docker ] && ! [ -e $f ] && ! [ -L $f ]; then echo daemonjson_missing=1
-fi
-`
+` + carriedFileScript("daemonjson", daemonJSONPath)
 
 func dockerProbeCmd(c *Cluster, host string) remote.Command {
 	hs, _ := c.Host(host)
@@ -112,11 +105,8 @@ func parseDockerInfo(out string) dockerInfo {
 			in.codename = v
 		case "arch":
 			in.arch = v
-		case "daemonjson":
-			b, err := base64.StdEncoding.Strict().DecodeString(v)
-			in.daemonJSON, in.daemonJSONRead = b, err == nil
-		case "daemonjson_missing":
-			in.daemonJSONMissing = v == "1"
+		default:
+			in.daemonJSON.take("daemonjson", k, v)
 		}
 	}
 	return in
@@ -147,8 +137,8 @@ func (s dockerStep) Check(ctx context.Context, env *Env) []HostCheck {
 		if !in.enabled || !in.active {
 			todo = append(todo, "the docker service is not enabled and running")
 		}
-		old, err := in.daemonJSON, error(nil)
-		if !in.daemonJSONRead && !in.daemonJSONMissing {
+		old, err := in.daemonJSON.data, error(nil)
+		if !in.daemonJSON.known() {
 			old, err = h.ReadFile(ctx, "read the Docker daemon settings", daemonJSONPath, true)
 		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {

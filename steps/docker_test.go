@@ -181,8 +181,9 @@ func TestDockerProbeCarriesDaemonJSON(t *testing.T) {
 		{"user=ag\n", false, false, ""},                  // unreadable: nothing said
 	} {
 		in := parseDockerInfo(tc.out)
-		if in.daemonJSONRead != tc.read || in.daemonJSONMissing != tc.missing || (tc.read && string(in.daemonJSON) != tc.json) {
-			t.Errorf("%q: read %v missing %v %q", tc.out, in.daemonJSONRead, in.daemonJSONMissing, in.daemonJSON)
+		f := in.daemonJSON
+		if f.read != tc.read || f.missing != tc.missing || f.known() != (tc.read || tc.missing) || (tc.read && string(f.data) != tc.json) {
+			t.Errorf("%q: read %v missing %v %q", tc.out, f.read, f.missing, f.data)
 		}
 	}
 }
