@@ -308,6 +308,13 @@ func (h *HostRunner) Progress(purpose string, done, total int) {
 	h.r.emit(HostProgress{Step: h.Step, Host: h.Host, Purpose: purpose, Done: done, Total: total})
 }
 
+// Note is a line of aginstall's own in this host's output (the pane, the
+// log): what it does next and why.
+func (h *HostRunner) Note(text string) {
+	h.r.emit(HostOutput{Step: h.Step, Host: h.Host, Stream: "stdout", Text: h.r.Secrets.Redact(text)})
+	h.r.Log.Output(h.Step, h.Host, "stdout", text)
+}
+
 // StepError names the host, the step, the command and what the host said.
 type StepError struct {
 	Step, Host, Purpose, Command string

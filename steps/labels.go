@@ -216,8 +216,7 @@ func labelsRulesError(vs []rules.Violation) error {
 
 // swarmNote shows a line in the host's output and the log (advice, notes).
 func swarmNote(env *Env, step, host, text string) {
-	env.Runner.emit(HostOutput{Step: step, Host: host, Stream: "stdout", Text: env.Secrets.Redact(text)})
-	env.Runner.Log.Output(step, host, "stdout", text)
+	env.On(step, host).Note(text)
 }
 
 func (labelsStep) Check(ctx context.Context, env *Env) []HostCheck {

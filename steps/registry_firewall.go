@@ -10,7 +10,9 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"time"
 
+	"aginstall/internal/hosttext"
 	"aginstall/remote"
 )
 
@@ -43,11 +45,12 @@ import (
 //
 // IPv4 only: Docker publishes swarm ports on IPv4 (ingress has no IPv6).
 const (
-	registryFirewallChain  = "AGINSTALL-REGISTRY"
-	registryFirewallScript = "/usr/local/sbin/aginstall-registry-firewall"
-	registryFirewallUnit   = "/etc/systemd/system/aginstall-registry-firewall.service"
-	registryFirewallPorts  = "5000:5001" // iptables' port range
-	registryPortsShown     = "5000 and 5001"
+	registryFirewallChain    = "AGINSTALL-REGISTRY"
+	registryFirewallScript   = "/usr/local/sbin/aginstall-registry-firewall"
+	registryFirewallUnit     = "/etc/systemd/system/" + registryFirewallUnitName
+	registryFirewallUnitName = "aginstall-registry-firewall.service"
+	registryFirewallPorts    = "5000:5001" // iptables' port range
+	registryPortsShown       = "5000 and 5001"
 )
 
 // registryFirewallJump is the DOCKER-USER rule, as `iptables -S` prints it.
@@ -298,12 +301,63 @@ func registryFirewallApplyRead(ctx context.Context, h *HostRunner, allowed []str
 			return err
 		}
 	}
-	// restart: a oneshot that "remains" active would not run again on start.
-	_, err := h.Run(ctx, "close the registry ports to all but the cluster's addresses",
-		remote.Command{Line: "systemctl daemon-reload && systemctl enable --quiet aginstall-registry-firewall.service && systemctl restart aginstall-registry-firewall.service", Sudo: true})
-	var se *StepError
-	if errors.As(err, &se) {
-		se.Next = "see `journalctl -u aginstall-registry-firewall` on " + h.Host + "; the host needs iptables with the conntrack match (apt-get install iptables), then run apply again"
+	return registryFirewallStart(ctx, h)
+}
+
+// registryFirewallTries bounds registryFirewallStart; registryFirewallPause
+// is the wait between tries (a var: the tests do not wait).
+const registryFirewallTries = 3
+
+var registryFirewallPause = 2 * time.Second
+
+// registryFirewallStart enables the unit and (re)runs it: restart, because
+// a oneshot that "remains" active would not run again on start.
+// Why it tries up to three times: once, in CI, the script failed on the
+// manager a few seconds after the swarm was made, and a later apply would
+// have passed (the rules are rebuilt whole each time); the cause was not
+// found (200 runs beside a swarm being made and left did not fail), so each
+// failure reads the script's own journal, which shows in the log, and the
+// last one's goes into the error, so the next failure names its cause.
+func registryFirewallStart(ctx context.Context, h *HostRunner) error {
+	for try := 1; ; try++ {
+		_, err := h.Run(ctx, "close the registry ports to all but the cluster's addresses",
+			remote.Command{Line: "systemctl daemon-reload && systemctl enable --quiet " + registryFirewallUnitName +
+				" && systemctl restart " + registryFirewallUnitName, Sudo: true})
+		var se *StepError
+		if !errors.As(err, &se) {
+			return err // done, a dry run, or no connection
+		}
+		journal := registryFirewallJournal(ctx, h)
+		if try == registryFirewallTries || ctx.Err() != nil {
+			if journal != "" {
+				se.Err = fmt.Errorf("%w\n  the unit's run logged:\n  %s", se.Err, journal)
+			}
+			se.Next = "see `journalctl -u aginstall-registry-firewall` on " + h.Host + "; the host needs iptables with the conntrack match (apt-get install iptables), then run apply again"
+			return se
+		}
+		h.Note(fmt.Sprintf("the registry firewall failed (try %d of %d); trying again in %s", try, registryFirewallTries, registryFirewallPause))
+		select {
+		case <-ctx.Done():
+		case <-time.After(registryFirewallPause):
+		}
 	}
-	return err
+}
+
+// registryFirewallJournalLine prints what the unit's latest run logged: the
+// script's own lines (which iptables command failed, and why), found by the
+// run's invocation ID; where there are none (the script was killed, or
+// journald has not caught up), the unit's last lines, systemd's included.
+const registryFirewallJournalLine = `id=$(systemctl show -p InvocationID --value ` + registryFirewallUnitName + `)
+out=$(journalctl --no-pager -o cat -n 8 _SYSTEMD_INVOCATION_ID="$id" 2>/dev/null)
+if [ -n "$id" ] && [ -n "$out" ]; then printf '%s\n' "$out"; else journalctl --no-pager -o cat -n 8 -u ` + registryFirewallUnitName + `; fi`
+
+// registryFirewallJournal is registryFirewallJournalLine's answer, cleaned
+// host text; "" when the journal cannot be read.
+func registryFirewallJournal(ctx context.Context, h *HostRunner) string {
+	res, err := h.Query(ctx, "read why the registry firewall failed", remote.Command{Line: registryFirewallJournalLine, Sudo: true})
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(hosttext.Clean(string(res.Stdout))), "\n")
+	return strings.Join(lines, "\n  ")
 }

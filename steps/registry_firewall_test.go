@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/client"
 
@@ -27,6 +28,10 @@ type fwFake struct {
 	files       map[string]string
 	enabled     bool
 	ran, writes []string
+	// restartFails: how many runs of the unit fail before one succeeds;
+	// journal: what journalctl prints for it.
+	restartFails int
+	journal      string
 }
 
 func (f *fwFake) Conn(ctx context.Context, host string) (Conn, error) { return f, nil }
@@ -40,7 +45,14 @@ func (f *fwFake) Run(ctx context.Context, cmd remote.Command, out func(remote.Li
 	}
 	if cmd.Line != registryFirewallProbe {
 		if strings.Contains(cmd.Line, "systemctl restart") {
+			if f.restartFails > 0 {
+				f.restartFails--
+				return fail()
+			}
 			return remote.Result{}, nil
+		}
+		if cmd.Line == registryFirewallJournalLine {
+			return remote.Result{Stdout: []byte(f.journal)}, nil
 		}
 		return fail()
 	}
@@ -182,5 +194,52 @@ func TestRegistryFirewallCheck(t *testing.T) {
 	}
 	if last := f.ran[len(f.ran)-1]; !strings.Contains(last, "systemctl restart aginstall-registry-firewall.service") {
 		t.Errorf("last command %q", last)
+	}
+}
+
+// The unit is run again when it fails (bounded), and the last failure's
+// error carries the unit's journal, cleaned, so it names its cause.
+func TestRegistryFirewallStartRetries(t *testing.T) {
+	defer func(p time.Duration) { registryFirewallPause = p }(registryFirewallPause)
+	registryFirewallPause = 0
+	ctx := context.Background()
+	allowed := []string{"127.0.0.0/8", "10.213.0.11"}
+	runs := func(f *fwFake) int {
+		n := 0
+		for _, l := range f.ran {
+			if strings.Contains(l, "systemctl restart") {
+				n++
+			}
+		}
+		return n
+	}
+
+	f := &fwFake{restartFails: 1, journal: "iptables: Resource temporarily unavailable.\n"}
+	env := fwEnv(t, f)
+	if err := registryFirewallApply(ctx, env, env.On("registry", "node1"), allowed); err != nil {
+		t.Fatalf("one failure, then success: %v", err)
+	}
+	if n := runs(f); n != 2 {
+		t.Errorf("ran the unit %d times, want 2", n)
+	}
+
+	f = &fwFake{restartFails: 99, journal: "iptables v1.8.9 (nf_tables): Couldn't load match `conntrack'\x1b[31m\n"}
+	env = fwEnv(t, f)
+	err := registryFirewallApply(ctx, env, env.On("registry", "node1"), allowed)
+	var se *StepError
+	if !errors.As(err, &se) {
+		t.Fatalf("always failing: %v", err)
+	}
+	if n := runs(f); n != registryFirewallTries {
+		t.Errorf("ran the unit %d times, want %d", n, registryFirewallTries)
+	}
+	msg := err.Error()
+	for _, want := range []string{"the unit's run logged", "Couldn't load match `conntrack'", "journalctl -u aginstall-registry-firewall", "next:"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "\x1b") {
+		t.Errorf("host text reached the error raw: %q", msg)
 	}
 }
