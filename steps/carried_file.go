@@ -2,8 +2,27 @@ package steps
 
 import (
 	"encoding/base64"
+	"fmt"
 	"path"
+	"strings"
 )
+
+// The keys the probes carry files under.
+const (
+	carriedLimitsConf = "limits_conf" // discovery: /etc/security/limits.conf
+	carriedDaemonJSON = "daemonjson"  // docker's probe: /etc/docker/daemon.json
+)
+
+// carriedShown is how a probe's output line shows in the host pane and the
+// log: a carried file's base64 (one long line, a few KB, that nobody reads
+// there) as its size; every other line as it is.
+func carriedShown(line string) string {
+	k, v, ok := strings.Cut(line, "=")
+	if !ok || (k != carriedLimitsConf && k != carriedDaemonJSON) || len(v) < 16 {
+		return line
+	}
+	return fmt.Sprintf("%s=<%d bytes of base64, not shown>", k, len(v))
+}
 
 // carriedFile is a small file a probe script prints whole, as one base64
 // line, so that a check needs no session (and no sudo) of its own to read

@@ -184,8 +184,13 @@ func gatherFacts(ctx context.Context, env *Env, c *Cluster, h *HostRunner) (*Fac
 	}
 	f, start, end := parseFacts(string(res.Stdout))
 	discoverEngine(ctx, env, h, f, strings.Contains(string(res.Stdout), "docker_sock=1"))
-	if env != nil && env.review != nil && f.limitsConf.known() {
-		env.review.setLimitsConf(h.Host, f.limitsConf.data)
+	if env != nil && env.review != nil {
+		if f.limitsConf.known() {
+			env.review.setLimitsConf(h.Host, f.limitsConf.data)
+		}
+		if f.Docker == "" {
+			env.review.setNoDocker(h.Host)
+		}
 	}
 	off, delay := 0.0, 0.0
 	if start > 0 && end >= start {
@@ -359,8 +364,8 @@ func parseFacts(out string) (f *Facts, start, end float64) {
 			f.ReachableAt = v
 		case "listen":
 			f.Ports8043 = append(f.Ports8043, strings.TrimSpace(v))
-		case "limits_conf", "limits_conf_missing":
-			f.limitsConf.take("limits_conf", k, v)
+		case carriedLimitsConf, carriedLimitsConf + "_missing":
+			f.limitsConf.take(carriedLimitsConf, k, v)
 		}
 	}
 	if f.DockerAccess == "" {

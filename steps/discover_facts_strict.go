@@ -54,7 +54,7 @@ func strictFact(k, v string) (string, bool) {
 			}
 		}
 		return v, true
-	case "limits_conf":
+	case carriedLimitsConf:
 		_, err := base64.StdEncoding.Strict().DecodeString(v)
 		return v, err == nil
 	case "sudo", "docker_access":

@@ -73,7 +73,7 @@ systemctl show -p UnitFileState -p ActiveState docker 2>/dev/null | sed -n 's/^U
 [ -e /etc/apt/keyrings/docker.asc ] && echo keyring=1
 . /etc/os-release 2>/dev/null && echo "os=$ID" && echo "codename=${UBUNTU_CODENAME:-$VERSION_CODENAME}"
 echo "arch=$(dpkg --print-architecture 2>/dev/null)"
-` + carriedFileScript("daemonjson", daemonJSONPath)
+` + carriedFileScript(carriedDaemonJSON, daemonJSONPath)
 
 func dockerProbeCmd(c *Cluster, host string) remote.Command {
 	hs, _ := c.Host(host)
@@ -106,7 +106,7 @@ func parseDockerInfo(out string) dockerInfo {
 		case "arch":
 			in.arch = v
 		default:
-			in.daemonJSON.take("daemonjson", k, v)
+			in.daemonJSON.take(carriedDaemonJSON, k, v)
 		}
 	}
 	return in

@@ -152,8 +152,9 @@ func (h *HostRunner) exec(ctx context.Context, purpose string, cmd remote.Comman
 		return remote.Result{}, err
 	}
 	res, err := c.Run(ctx, cmd, func(l remote.Line) {
-		h.r.emit(HostOutput{Step: h.Step, Host: h.Host, Stream: l.Stream, Text: h.r.Secrets.Redact(l.Text)})
-		h.r.Log.Output(h.Step, h.Host, l.Stream, l.Text)
+		text := carriedShown(l.Text)
+		h.r.emit(HostOutput{Step: h.Step, Host: h.Host, Stream: l.Stream, Text: h.r.Secrets.Redact(text)})
+		h.r.Log.Output(h.Step, h.Host, l.Stream, text)
 	})
 	if mutating {
 		hostChanged(c)
