@@ -22,6 +22,32 @@ type reviewMemo struct {
 	mu     sync.Mutex
 	infos  map[string]*engineInfoOnce // by host
 	limits map[string][]byte          // limits.conf as discovery read it, by host (nil: no file)
+	// noDocker: the hosts discovery reached and found without Docker
+	// (neither an engine nor an installed dockerd).
+	noDocker map[string]bool
+}
+
+func (m *reviewMemo) setNoDocker(host string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.noDocker == nil {
+		m.noDocker = map[string]bool{}
+	}
+	m.noDocker[host] = true
+}
+
+// foundWithoutDocker says whether this review's discovery reached host and
+// found no Docker there, once discovery has ended; false outside a review
+// (facts kept from an earlier run may be out of date).
+func foundWithoutDocker(ctx context.Context, env *Env, host string) bool {
+	m := env.review
+	if m == nil || m.discovered == nil {
+		return false
+	}
+	m.waitDiscovery(ctx)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.noDocker[host]
 }
 
 func (m *reviewMemo) setLimitsConf(host string, data []byte) {

@@ -38,11 +38,17 @@ func waitsForDocker(env *Env, step string, checks []HostCheck, reached map[strin
 		if len(on) == 0 {
 			continue
 		}
-		checks[i].Status = Todo
-		checks[i].Reason = fmt.Sprintf("Docker is not installed on %s yet; this step follows the docker step", strings.Join(on, " and "))
-		checks[i].Fix = "aginstall apply installs Docker first"
+		checks[i] = waitingForDocker(c.Host, on)
 	}
 	return checks
+}
+
+// waitingForDocker is the verdict on host for a step that follows the
+// docker step, where the hosts on have no Docker yet.
+func waitingForDocker(host string, on []string) HostCheck {
+	return HostCheck{Host: host, Status: Todo,
+		Reason: fmt.Sprintf("Docker is not installed on %s yet; this step follows the docker step", strings.Join(on, " and ")),
+		Fix:    "aginstall apply installs Docker first"}
 }
 
 // discoveredHosts are the hosts discovery's checks say it reached.

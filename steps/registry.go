@@ -185,6 +185,12 @@ func (s registryStep) Check(ctx context.Context, env *Env) []HostCheck {
 	svc, svcCheck := registryCheckService(ctx, env)
 	allowed := registryFirewallAllowed(env)
 	checks := checkEachHost(ctx, env, s.ID(), s.Hosts(env.Cluster), func(ctx context.Context, h *HostRunner) HostCheck {
+		if foundWithoutDocker(ctx, env, h.Host) {
+			// The firewall's chain hangs off Docker's own DOCKER-USER:
+			// nothing to read before the docker step (on a first review of
+			// new hosts, this probe was the last answer to come).
+			return waitingForDocker(h.Host, []string{h.Host})
+		}
 		return registryFirewallCheck(ctx, h, allowed, svc != nil)
 	})
 	for i, c := range checks {

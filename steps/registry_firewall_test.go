@@ -243,3 +243,32 @@ func TestRegistryFirewallStartRetries(t *testing.T) {
 		t.Errorf("host text reached the error raw: %q", msg)
 	}
 }
+
+// In a review whose discovery found a host without Docker, the firewall is
+// not probed there: the docker step comes first.
+func TestRegistryCheckSkipsHostsWithoutDocker(t *testing.T) {
+	f := &fwFake{}
+	env := fwEnv(t, f)
+	env.review = &reviewMemo{discovered: make(chan struct{})}
+	env.review.setNoDocker("node2")
+	env.review.setNoDocker("node3")
+	close(env.review.discovered)
+	checks := registryStep{}.Check(context.Background(), env)
+	probes := 0
+	for _, l := range f.ran {
+		if l == registryFirewallProbe {
+			probes++
+		}
+	}
+	if probes != 1 {
+		t.Errorf("probed %d hosts, want 1 (node1)", probes)
+	}
+	for _, c := range checks {
+		if c.Host == "node1" {
+			continue
+		}
+		if c.Status != Todo || !strings.Contains(c.Reason, "Docker is not installed on "+c.Host) {
+			t.Errorf("%s: %s %q", c.Host, c.Status, c.Reason)
+		}
+	}
+}
