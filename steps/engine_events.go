@@ -37,6 +37,13 @@ type HostFinished struct {
 	Err        error
 }
 
+// HostChecked: a host's check in a step has its answer (the step's
+// StepFinished carries every host's verdict). It lets a screen name the
+// hosts a check still waits for.
+type HostChecked struct {
+	Step, Host string
+}
+
 // StepFinished: a step ended, with every host's check.
 type StepFinished struct {
 	Step     string
@@ -50,6 +57,7 @@ func (CommandStarted) isEvent() {}
 func (HostOutput) isEvent()     {}
 func (HostProgress) isEvent()   {}
 func (HostFinished) isEvent()   {}
+func (HostChecked) isEvent()    {}
 func (StepFinished) isEvent()   {}
 
 // Sink receives events. It must not block for long: the TUI's sink forwards to

@@ -53,6 +53,8 @@ func eventStep(e Event) string {
 		return e.Step
 	case HostFinished:
 		return e.Step
+	case HostChecked:
+		return e.Step
 	case StepFinished:
 		return e.Step
 	}

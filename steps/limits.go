@@ -107,6 +107,7 @@ func checkEachHost(ctx context.Context, env *Env, step string, hosts []string, f
 			hc := fn(ctx, env.On(step, host))
 			hc.Host = host
 			out[i] = hc
+			env.Runner.emit(HostChecked{Step: step, Host: host})
 		}()
 	}
 	wg.Wait()

@@ -57,6 +57,7 @@ type Model struct {
 	logs     map[string]*hostLog
 	runStep  string // the step applying now
 	converge []convRow
+	waits    checkWaits // the checks a review still waits for, by host
 
 	screen screen
 	back   []screen
@@ -274,6 +275,7 @@ func (m *Model) hostLog(host string) *hostLog {
 }
 
 func (m *Model) apply(e steps.Event) {
+	m.waits.track(e)
 	// Checks and dry runs only move the sidebar: their commands are reads and
 	// records (the plan screen and the log file show them), not pane output.
 	if m.quiet(e) {

@@ -28,6 +28,7 @@ type reviewScreen struct {
 	// enter asks for it and checks again: a review of a cluster whose user
 	// has a sudo password is otherwise mostly "unknown".
 	askSudo bool
+	ticking bool // a reviewTick is due
 }
 
 func newReview(resume bool) *reviewScreen { return &reviewScreen{resume: resume} }
@@ -56,15 +57,35 @@ type reviewedMsg struct {
 
 func (s *reviewScreen) init(m *Model) tea.Cmd {
 	s.done = false
+	m.waits.reset()
 	c := m.cluster
-	return m.work("checking every step on every host (read-only)", func(ctx context.Context) tea.Msg {
+	cmd := m.work("checking every step on every host (read-only)", func(ctx context.Context) tea.Msg {
 		r, err := m.be.Review(ctx, c, m.sink())
 		return reviewedMsg{r, err}
 	})
+	if s.ticking { // "check again" while a tick is still due: one is enough
+		return cmd
+	}
+	s.ticking = true
+	return tea.Batch(cmd, reviewTick())
+}
+
+// reviewTickMsg redraws the screen once a second while the checks run, so
+// the hosts still waited for show (and their seconds count) without a
+// spinner (the accessible mode has none) or any event to draw on.
+type reviewTickMsg struct{}
+
+func reviewTick() tea.Cmd {
+	return tea.Tick(time.Second, func(time.Time) tea.Msg { return reviewTickMsg{} })
 }
 
 func (s *reviewScreen) update(m *Model, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
+	case reviewTickMsg:
+		if !s.done {
+			return reviewTick()
+		}
+		s.ticking = false
 	case reviewedMsg:
 		m.doneWork()
 		s.done, s.err = true, msg.err
@@ -125,7 +146,7 @@ func (s *reviewScreen) view(m *Model, w, h int) string {
 		b.WriteString(stTitle.Render("Review") + stDim.Render(" · read-only; nothing is changed") + "\n")
 	}
 	if !s.done {
-		return b.String() + "Checking every step on every host…\n"
+		return b.String() + "Checking every step on every host…\n" + m.waits.slowView(w)
 	}
 	if s.err != nil {
 		b.WriteString(stErr.Render(wrap(s.err.Error(), w)) + "\n")
