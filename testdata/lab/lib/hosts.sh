@@ -51,12 +51,51 @@ make_host_root() {
 # Docker can run inside).
 start_full_host() {
   local k=$1 h; h=$(host_dir "$k")
-  SYSTEMD_SECCOMP=0 setsid systemd-nspawn -q --register=no --keep-unit -b -D "$h/root" -M "node$k" \
-    --network-namespace-path="/run/netns/aglab-node$k" --capability=all \
-    --resolv-conf=off --link-journal=no --timezone=off \
-    --bind="$h/docker:/var/lib/docker" --bind="$OUT/shared:/root/autograder-full-stack" \
+  # The subshell joins the host's own cgroups, then becomes nspawn (exec, so
+  # $! is nspawn's PID).
+  (own_cgroup "$k"
+    export SYSTEMD_SECCOMP=0
+    exec setsid systemd-nspawn -q --register=no --keep-unit -b -D "$h/root" -M "node$k" \
+      --network-namespace-path="/run/netns/aglab-node$k" --capability=all \
+      --resolv-conf=off --link-journal=no --timezone=off \
+      --bind="$h/docker:/var/lib/docker" --bind="$OUT/shared:/root/autograder-full-stack") \
     </dev/null >"$h/console.log" 2>&1 9>&- &
   echo $! >"$h/pid"
+}
+
+# Where each full host's cgroups live, in every hierarchy systemd uses: the
+# named v1 one and the unified one of the hybrid layout, or a cgroup2 root.
+lab_cgroup_bases() {
+  local base
+  for base in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup; do
+    [[ -e $base/cgroup.procs ]] && echo "$base/aglab"
+  done
+  return 0
+}
+
+# own_cgroup K: move this subshell into cgroups of host K's own. Why: with
+# --keep-unit, nspawn puts the host in <its caller's cgroup>/payload, so the
+# hosts, all started from one shell, shared one cgroup tree: each host's
+# systemd saw the others' user-1000.slice as its own, and stopping agadmin's
+# user manager on one host (its last session gone, as after a quit) hung in
+# "final-sigkill" (it cannot kill PIDs of another PID namespace: EIO) until
+# every other host's agadmin sessions had ended, and new logins there
+# queued behind it for minutes.
+own_cgroup() {
+  local k=$1 base
+  for base in $(lab_cgroup_bases); do
+    drop_cgroup_tree "$base/node$k"
+    if ! { mkdir -p "$base/node$k" && echo "$BASHPID" >"$base/node$k/cgroup.procs"; }; then
+      echo "aglab: node$k could not join $base/node$k; it shares its caller's cgroup" >&2
+    fi
+  done
+}
+
+# drop_cgroup_tree DIR: remove an empty cgroup tree (a stopped host's),
+# deepest first; groups that still hold processes stay.
+drop_cgroup_tree() {
+  [[ -d $1 ]] || return 0
+  find "$1" -depth -type d -exec rmdir {} + 2>/dev/null || true
 }
 
 # A light host: namespaces + chroot + sshd, no systemd (LAB-NOTES recipe).
@@ -173,6 +212,8 @@ stop_hosts() {
   for h in "${hosts[@]}"; do
     unmount_under "$h/root"
   done
+  local base
+  for base in $(lab_cgroup_bases); do drop_cgroup_tree "$base"; done
 }
 
 # SIGKILL the host's recorded PID 1 if it still runs, is the init of its own
