@@ -185,12 +185,7 @@ func gatherFacts(ctx context.Context, env *Env, c *Cluster, h *HostRunner) (*Fac
 	f, start, end := parseFacts(string(res.Stdout))
 	discoverEngine(ctx, env, h, f, strings.Contains(string(res.Stdout), "docker_sock=1"))
 	if env != nil && env.review != nil {
-		if f.limitsConf.known() {
-			env.review.setLimitsConf(h.Host, f.limitsConf.data)
-		}
-		if f.Docker == "" {
-			env.review.setNoDocker(h.Host)
-		}
+		env.review.setDiscovered(h.Host, f)
 	}
 	off, delay := 0.0, 0.0
 	if start > 0 && end >= start {

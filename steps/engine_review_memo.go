@@ -19,59 +19,58 @@ type reviewMemo struct {
 	// discovery in this review); see reviewWithDiscovery.
 	discovered chan struct{}
 
-	mu     sync.Mutex
-	infos  map[string]*engineInfoOnce // by host
-	limits map[string][]byte          // limits.conf as discovery read it, by host (nil: no file)
-	// noDocker: the hosts discovery reached and found without Docker
-	// (neither an engine nor an installed dockerd).
-	noDocker map[string]bool
+	mu    sync.Mutex
+	infos map[string]*engineInfoOnce // by host
+	found map[string]discoveredHost  // by host: what discovery read there
 }
 
-func (m *reviewMemo) setNoDocker(host string) {
+// discoveredHost is what this review's discovery read on one host that a
+// later check takes instead of asking the host again.
+type discoveredHost struct {
+	limitsConf carriedFile // /etc/security/limits.conf, when the user may read it
+	noDocker   bool        // neither an engine nor an installed dockerd
+}
+
+func (m *reviewMemo) setDiscovered(host string, f *Facts) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.noDocker == nil {
-		m.noDocker = map[string]bool{}
+	if m.found == nil {
+		m.found = map[string]discoveredHost{}
 	}
-	m.noDocker[host] = true
+	m.found[host] = discoveredHost{limitsConf: f.limitsConf, noDocker: f.Docker == ""}
+}
+
+// discoveredOn is what this review's discovery read on host, once discovery
+// has ended; ok is false outside a review, without discovery, or when it
+// did not reach the host (facts kept from an earlier run may be out of date).
+func discoveredOn(ctx context.Context, env *Env, host string) (d discoveredHost, ok bool) {
+	m := env.review
+	if m == nil || m.discovered == nil {
+		return d, false
+	}
+	m.waitDiscovery(ctx)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok = m.found[host]
+	return d, ok
 }
 
 // foundWithoutDocker says whether this review's discovery reached host and
-// found no Docker there, once discovery has ended; false outside a review
-// (facts kept from an earlier run may be out of date).
+// found no Docker there.
 func foundWithoutDocker(ctx context.Context, env *Env, host string) bool {
-	m := env.review
-	if m == nil || m.discovered == nil {
-		return false
-	}
-	m.waitDiscovery(ctx)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.noDocker[host]
+	d, ok := discoveredOn(ctx, env, host)
+	return ok && d.noDocker
 }
 
-func (m *reviewMemo) setLimitsConf(host string, data []byte) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.limits == nil {
-		m.limits = map[string][]byte{}
-	}
-	m.limits[host] = data
-}
-
-// limitsConf is limits.conf as this review's discovery read it on host,
-// once discovery has ended; ok is false when it did not (not in a review,
-// no discovery, the host not reached, the file unreadable to the user).
+// limitsConf is limits.conf as this review's discovery read it on host
+// (nil: there is none); ok is false when discovery could not say (see
+// discoveredOn; or the file unreadable to the user).
 func limitsConf(ctx context.Context, env *Env, host string) (data []byte, ok bool) {
-	m := env.review
-	if m == nil || m.discovered == nil {
+	d, found := discoveredOn(ctx, env, host)
+	if !found || !d.limitsConf.known() {
 		return nil, false
 	}
-	m.waitDiscovery(ctx)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	data, ok = m.limits[host]
-	return data, ok
+	return d.limitsConf.data, true
 }
 
 type engineInfoOnce struct {

@@ -250,8 +250,9 @@ func TestRegistryCheckSkipsHostsWithoutDocker(t *testing.T) {
 	f := &fwFake{}
 	env := fwEnv(t, f)
 	env.review = &reviewMemo{discovered: make(chan struct{})}
-	env.review.setNoDocker("node2")
-	env.review.setNoDocker("node3")
+	env.review.setDiscovered("node1", &Facts{Docker: "29.1.0"})
+	env.review.setDiscovered("node2", &Facts{}) // no Docker
+	env.review.setDiscovered("node3", &Facts{})
 	close(env.review.discovered)
 	checks := registryStep{}.Check(context.Background(), env)
 	probes := 0
