@@ -214,6 +214,11 @@ func TestWizardTmux(t *testing.T) {
 	if strings.Contains(s, "skipped") || strings.Contains(s, "failed") {
 		t.Errorf("the done screen reports skips or failures:\n%s", s)
 	}
+	// The outside edit came before the plan, and the wizard's own writes
+	// during the run (pinned keys, recorded labels) are no outside edit.
+	if strings.Contains(s, "changed while this ran") {
+		t.Errorf("the done screen reports an outside edit during the run that nobody made:\n%s", s)
+	}
 	for _, id := range []string{"docker", "deploy"} {
 		if st, _ := steps.ByID(id); !seen[st.Title()] {
 			t.Errorf("the run screen never showed %q running (saw %v)", st.Title(), seen)

@@ -214,3 +214,50 @@ func TestRunTakesWhatThePlanChanges(t *testing.T) {
 		t.Fatalf("applied %v: want limits (changed by the plan) and swarm after it, not docker (done before it)", be.applied)
 	}
 }
+
+// TestOutsideEditDuringTheRun: an edit of the cluster file made while the
+// steps run is not in that run (its plan was confirmed before), so Done
+// does not call the install finished with it: it names the edited key, and
+// r checks every step again with the edit (Resume).
+func TestOutsideEditDuringTheRun(t *testing.T) {
+	f, path := realFileFlow(t, 100, 30, false)
+	f.key("enter", "enter").wantScreen("Discovery").key("a", "enter").typeText("pw").key("enter")
+	f.wantScreen("Install Docker")
+	var edited string
+	f.be.onApply = func(id string) {
+		if id != "settings" || edited != "" {
+			return
+		}
+		edited = strings.Replace(fileText(t, path), "  install: official   # Docker's apt repository, as the guide says\n",
+			"  install: distro   # changed by hand while the steps ran\n", 1)
+		if err := os.WriteFile(path, []byte(edited), 0o600); err != nil {
+			t.Error(err)
+		}
+	}
+	f.run(f.m.goTo(newPlan()))
+	f.wantScreen("Plan").key("enter", "y").wantScreen("Done")
+	f.wantText("The cluster file changed while this ran: docker.install").wantText("r checks every step")
+	if strings.Contains(f.screen(), "Took your edit") {
+		t.Errorf("Done says the edit was taken, as if it had been applied:\n%s", f.screen())
+	}
+	if f.m.cluster.Docker.Install != "distro" {
+		t.Errorf("the wizard has docker.install %q after Done read the file, want distro", f.m.cluster.Docker.Install)
+	}
+	if fileText(t, path) != edited {
+		t.Fatal("Done changed the operator's file")
+	}
+	f.key("r").wantScreen("Resume")
+}
+
+// TestDoneWithoutOutsideEdit: no edit, no note and no r.
+func TestDoneWithoutOutsideEdit(t *testing.T) {
+	f, _ := realFileFlow(t, 100, 30, false)
+	f.key("enter", "enter").wantScreen("Discovery").key("a", "enter").typeText("pw").key("enter")
+	f.wantScreen("Install Docker")
+	f.run(f.m.goTo(newPlan()))
+	f.wantScreen("Plan").key("enter", "y").wantScreen("Done").wantText("autograder.io is installed.")
+	if s := f.screen(); strings.Contains(s, "changed while this ran") || strings.Contains(s, "r check") {
+		t.Errorf("Done speaks of an edit nobody made:\n%s", s)
+	}
+	f.key("r").wantScreen("Done")
+}

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -11,19 +12,59 @@ import (
 )
 
 // doneScreen: the summary, the site URL, the log path and what to do next.
-type doneScreen struct{ aborted bool }
+type doneScreen struct {
+	aborted bool
+	// changed: the cluster file's keys edited outside the wizard while the
+	// steps ran. The hosts got the values planned before the edit, so Done
+	// says so and offers the run that takes them, instead of a silent
+	// "installed" that the next review contradicts.
+	changed []string
+	readErr string
+}
 
 func newDone(aborted bool) *doneScreen { return &doneScreen{aborted: aborted} }
 
+// doneReadMsg: the cluster file as it is when the run ended. Its own type,
+// not refreshedMsg, so no "Took your edit" flash suggests it was applied.
+type doneReadMsg struct{ refreshedMsg }
+
+func (s *doneScreen) init(m *Model) tea.Cmd {
+	c := m.cluster
+	return m.work("reading "+m.path, func(context.Context) tea.Msg {
+		res, err := m.be.RefreshCluster(c)
+		return doneReadMsg{refreshedMsg{c: res.Cluster, taken: res.Taken, err: err}}
+	})
+}
+
 func (s *doneScreen) title() string { return "Done" }
 func (s *doneScreen) keys() []key.Binding {
+	if len(s.changed) > 0 {
+		return []key.Binding{bind("r", "check and apply the edit"), bind("enter", "finish")}
+	}
 	return []key.Binding{bind("enter", "finish")}
 }
 
 func (s *doneScreen) update(m *Model, msg tea.Msg) tea.Cmd {
-	if k, ok := msg.(tea.KeyPressMsg); ok && k.String() == "enter" {
-		m.cancel()
-		return tea.Quit
+	switch msg := msg.(type) {
+	case doneReadMsg:
+		m.doneWork()
+		if msg.err != nil {
+			s.readErr = firstLine(msg.err.Error())
+			return nil
+		}
+		if len(msg.taken) > 0 {
+			m.cluster, s.changed = msg.c, msg.taken
+		}
+	case tea.KeyPressMsg:
+		switch msg.String() {
+		case "enter":
+			m.cancel()
+			return tea.Quit
+		case "r":
+			if len(s.changed) > 0 && m.busy == "" {
+				return m.startMode(ModeResume)
+			}
+		}
 	}
 	return nil
 }
@@ -79,6 +120,13 @@ func (s *doneScreen) view(m *Model, w, h int) string {
 		}
 	}
 	b.WriteString("Steps: " + strings.Join(parts, ", ") + "\n")
+	if len(s.changed) > 0 {
+		b.WriteString("\n" + stWarn.Render(wrap("The cluster file changed while this ran: "+strings.Join(s.changed, ", ")+".", w)) + "\n")
+		b.WriteString(wrap("The hosts have the values planned before that edit. r checks every step again and plans the edit (aginstall review shows it too).", w) + "\n")
+	}
+	if s.readErr != "" {
+		b.WriteString("\n" + stWarn.Render(wrap("Could not read the cluster file again: "+s.readErr, w)) + "\n")
+	}
 	for _, st := range m.steps {
 		it := m.side[st.ID()]
 		switch it.status {

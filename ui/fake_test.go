@@ -67,7 +67,8 @@ type fakeBackend struct {
 	newKey   string        // TestConnections: this host's key is not known yet
 	// plannedWith and appliedWith: the cluster each Plan and ApplyStep was given.
 	plannedWith, appliedWith []*steps.Cluster
-	planChanges              string // with allDone unset: the plan changes only this step
+	planChanges              string          // with allDone unset: the plan changes only this step
+	onApply                  func(id string) // called as each ApplyStep starts (an outside edit mid-run)
 }
 
 func newFakeBackend() *fakeBackend {
@@ -271,8 +272,11 @@ func (b *fakeBackend) ApplyStep(ctx context.Context, c *steps.Cluster, id string
 	delete(b.failOnce, id)
 	b.applied = append(b.applied, id)
 	b.appliedWith = append(b.appliedWith, c)
-	lines := b.lines
+	lines, onApply := b.lines, b.onApply
 	b.mu.Unlock()
+	if onApply != nil {
+		onApply(id)
+	}
 	title := id
 	for _, s := range fakeSteps {
 		if s.ID() == id {
