@@ -156,5 +156,23 @@ func cmdApply(ctx context.Context, o *options) error {
 		return fmt.Errorf("%w\nthe full log is %s", err, s.env.Runner.Log.Path)
 	}
 	fmt.Printf("- | apply | every step is done; the log is %s\n", s.env.Runner.Log.Path)
+	if note := editedDuringRun(s.cluster); note != "" {
+		fmt.Printf("- | apply | %s\n", note)
+	}
 	return nil
+}
+
+// editedDuringRun says which keys of the cluster file were edited outside
+// while apply ran: the steps used the file as it was read at the start, so
+// the hosts lack those edits, though every step is done.
+func editedDuringRun(c *steps.Cluster) string {
+	res, err := steps.RefreshCluster(c)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%s could not be read again after the run: %s", c.Path, strings.SplitN(err.Error(), "\n", 2)[0])
+	case len(res.Taken) == 0:
+		return ""
+	}
+	return fmt.Sprintf("%s changed while apply ran (%s): this run used it as it was before; run aginstall apply again to apply the edit",
+		c.Path, strings.Join(res.Taken, ", "))
 }

@@ -144,6 +144,9 @@ func e2eRoad(t *testing.T, lab *labtest.Lab, file string, sudo bool) {
 	if err != nil {
 		t.Fatalf("first apply failed: %v\n%s", err, tail(out, 80))
 	}
+	if strings.Contains(out, "changed while apply ran") {
+		t.Errorf("apply's own writes to the cluster file were taken for an outside edit:\n%s", tail(out, 10))
+	}
 	logs := latestLog(t, dir)
 
 	// 2. Review: every step done on every host.
