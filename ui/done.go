@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -29,11 +28,7 @@ func newDone(aborted bool) *doneScreen { return &doneScreen{aborted: aborted} }
 type doneReadMsg struct{ refreshedMsg }
 
 func (s *doneScreen) init(m *Model) tea.Cmd {
-	c := m.cluster
-	return m.work("reading "+m.path, func(context.Context) tea.Msg {
-		res, err := m.be.RefreshCluster(c)
-		return doneReadMsg{refreshedMsg{c: res.Cluster, taken: res.Taken, err: err}}
-	})
+	return m.refreshAs(func(r refreshedMsg) tea.Msg { return doneReadMsg{r} })
 }
 
 func (s *doneScreen) title() string { return "Done" }

@@ -75,10 +75,16 @@ func (s refreshedMsg) result() (*steps.Cluster, error) { return s.c, s.err }
 // refresh reads the cluster file again, so an edit made outside the wizard
 // is what the next screen shows (the wizard's unsaved changes stay on top).
 func (m *Model) refresh() tea.Cmd {
+	return m.refreshAs(func(r refreshedMsg) tea.Msg { return r })
+}
+
+// refreshAs reads the cluster file again and hands the result to the screen
+// as as makes it (a screen that must not flash "Took your edit" wraps it).
+func (m *Model) refreshAs(as func(refreshedMsg) tea.Msg) tea.Cmd {
 	c := m.cluster
 	return m.work("reading "+m.path, func(context.Context) tea.Msg {
 		res, err := m.be.RefreshCluster(c)
-		return refreshedMsg{c: res.Cluster, taken: res.Taken, err: err}
+		return as(refreshedMsg{c: res.Cluster, taken: res.Taken, err: err})
 	})
 }
 
